@@ -175,13 +175,13 @@ static void test_payload_hostile_values(void **state)
         assert_string_equal(job->ref, "a_b_c_d");
         bx_job_free(job);
 
-        write_response("[1, 2]");
+        free(write_response("[1, 2]"));
         assert_int_equal(bx_job_load(settings, &job, &e), -1);
         e = bx_error_free(e);
-        write_response("{\"id\": -4}");
+        free(write_response("{\"id\": -4}"));
         assert_int_equal(bx_job_load(settings, &job, &e), -1);
         e = bx_error_free(e);
-        write_response("{\"id\": \"7\"}");
+        free(write_response("{\"id\": \"7\"}"));
         assert_int_equal(bx_job_load(settings, &job, &e), -1);
         bx_error_free(e);
         free(path);
