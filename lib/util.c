@@ -302,21 +302,32 @@ int bx_mkdir(const char *path, mode_t mode, struct bx_error **err)
         return 0;
 }
 
+/* mkdir with exactly `mode` for a directory it creates (umask does not narrow it). */
+static int mkdir_exact(const char *path, mode_t mode)
+{
+        if (mkdir(path, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        return chmod(path, mode) < 0 ? -errno : 0;
+}
+
 int bx_mkdir_p(const char *path, mode_t mode, struct bx_error **err)
 {
         _cleanup_free_ char *p = bx_xstrdup(path);
         char *s;
+        int r;
 
         for (s = p + 1; *s; s++) {
                 if (*s != '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return bx_error_errno(err, errno, "cannot create directory '%s'", p);
+                r = mkdir_exact(p, mode);
+                if (r < 0)
+                        return bx_error_errno(err, -r, "cannot create directory '%s'", p);
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return bx_error_errno(err, errno, "cannot create directory '%s'", p);
+        r = mkdir_exact(p, mode);
+        if (r < 0)
+                return bx_error_errno(err, -r, "cannot create directory '%s'", p);
         return 0;
 }
 

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "cleanup.h"
@@ -72,6 +76,28 @@ static void remove_dir(struct sweep *sw, const char *what, const char *path)
         step(sw, what, r, e);
 }
 
+/* Ops records outlive their jobs by [log] retention_days; cleanup is the janitor. */
+static void expire_records(const struct bx_ctx *ctx)
+{
+        const struct bx_settings *s = ctx->settings;
+        time_t cutoff = time(NULL) - (time_t)s->log_retention_days * 86400;
+        struct dirent *de;
+        DIR *d;
+
+        if (s->log_retention_days <= 0 || !(d = opendir(s->log_dir)))
+                return;
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (!bx_startswith(de->d_name, "job-") || !bx_endswith(de->d_name, ".jsonl"))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && st.st_mtime < cutoff)
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 int stage_cleanup(struct bx_ctx *ctx, struct bx_error **err)
 {
         struct sweep sw = {.ctx = ctx};
@@ -80,6 +106,7 @@ int stage_cleanup(struct bx_ctx *ctx, struct bx_error **err)
         remove_dir(&sw, "working tree", ctx->job->builds_dir);
         /* Last: the record in it is what the steps above were found by. */
         remove_dir(&sw, "job state", ctx->job->state_dir);
+        expire_records(ctx);
 
         if (sw.first) {
                 *err = sw.first;
