@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BX_CREDS_H
+#define BX_CREDS_H
+
+#include <stddef.h>
+
+struct bx_error;
+struct bx_settings;
+struct bx_strv;
+
+/*
+ * Registry credentials and trust for one job.
+ *
+ * Credentials are written straight into the job's DOCKER_CONFIG/config.json
+ * (0600, in a 0700 directory): never through `docker login`, never on an
+ * argv, never through a shell (Harbor robot names contain '$').  The file is
+ * removed with the job's state at cleanup.
+ */
+
+/* One "auths" entry to write.  The secret is wiped and freed by bx_creds_release(). */
+struct bx_cred {
+        char *host;
+        char *username;
+        char *secret;
+};
+
+struct bx_creds {
+        struct bx_cred *items;
+        size_t n;
+};
+
+#define BX_CREDS_INIT {0}
+
+/* Add (or replace) the entry for host; copies the strings. */
+void bx_creds_add(struct bx_creds *c, const char *host, const char *username, const char *secret);
+
+/*
+ * Add the static credentials of every [[registry]] with a username: the
+ * password is the first line of its password_file (a trailing newline is
+ * not part of it).
+ */
+int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, struct bx_error **err);
+
+/* Write {"auths": {host: {"auth": base64(user:secret)}}} to <dir>/config.json, mode 0600. */
+int bx_creds_write_docker_config(const struct bx_creds *c, const char *dir, struct bx_error **err);
+
+/* Wipe the secrets and free everything. */
+void bx_creds_release(struct bx_creds *c);
+
+/*
+ * The job's CA bundle: the system's CAs plus every configured registry CA,
+ * written to `path` (0644).  The buildx client fetches registry tokens itself
+ * with the host's trust store, not buildkitd.toml's, so the job gets this
+ * bundle as SSL_CERT_FILE and a private Harbor CA works without touching the
+ * host.  Returns 1 when no CA is configured (nothing written), 0 when written.
+ */
+int bx_creds_ca_bundle(const struct bx_settings *s, const char *path, struct bx_error **err);
+
+#endif
