@@ -210,6 +210,17 @@ const char *bx_strv_getenv(const struct bx_strv *env, const char *key)
         return i < 0 ? NULL : env->v[i] + strlen(key) + 1;
 }
 
+void bx_strv_unsetenv(struct bx_strv *env, const char *key)
+{
+        ssize_t i = env_find(env, key);
+
+        if (i < 0)
+                return;
+        free(env->v[i]);
+        memmove(env->v + i, env->v + i + 1, (env->n - (size_t)i) * sizeof(char *));
+        env->n--;
+}
+
 bool bx_strv_contains(const struct bx_strv *s, const char *str)
 {
         size_t i;

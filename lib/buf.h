@@ -65,6 +65,7 @@ void bx_strv_push_take(struct bx_strv *s, char *str);
  */
 void bx_strv_setenv(struct bx_strv *env, const char *key, const char *value);
 const char *bx_strv_getenv(const struct bx_strv *env, const char *key);
+void bx_strv_unsetenv(struct bx_strv *env, const char *key);
 bool bx_strv_contains(const struct bx_strv *s, const char *str);
 
 #endif

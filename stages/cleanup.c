@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "buildx.h"
 #include "cgroup.h"
+#include "docker.h"
 #include "cleanup.h"
 #include "error.h"
 #include "job.h"
@@ -64,6 +67,33 @@ static void kill_processes(struct sweep *sw)
         step(sw, "cgroup", r, e);
 }
 
+/*
+ * The builder is removed by its deterministic name even when the record is
+ * gone or never got that far: a crash between create and record leaves a
+ * container that only the name can find.
+ */
+static void remove_builder(struct sweep *sw)
+{
+        const struct bx_settings *s = sw->ctx->settings;
+        const struct bx_job *job = sw->ctx->job;
+        struct bx_strv env = BX_STRV_INIT;
+        struct bx_docker *docker = NULL;
+        struct bx_error *e = NULL;
+        int r;
+
+        bx_job_tool_env(job, s, &env);
+        if (bx_docker_new(s->docker_host, &docker, &e) < 0) {
+                /* Without an engine there is nothing of a docker builder to remove. */
+                bx_error_clear(&e);
+        }
+        r = bx_buildx_remove(s, docker, job->builder_name, &env, &e);
+        if (r >= 0)
+                printf("removed builder %s\n", job->builder_name);
+        step(sw, "builder", r, e);
+        bx_docker_free(docker);
+        bx_strv_release(&env);
+}
+
 static void remove_dir(struct sweep *sw, const char *what, const char *path)
 {
         struct bx_error *e = NULL;
@@ -103,6 +133,7 @@ int stage_cleanup(struct bx_ctx *ctx, struct bx_error **err)
         struct sweep sw = {.ctx = ctx};
 
         kill_processes(&sw);
+        remove_builder(&sw);
         remove_dir(&sw, "working tree", ctx->job->builds_dir);
         /* Last: the record in it is what the steps above were found by. */
         remove_dir(&sw, "job state", ctx->job->state_dir);

@@ -3,8 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binfmt.h"
+#include "buf.h"
+#include "buildx.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "creds.h"
+#include "docker.h"
 #include "error.h"
 #include "job.h"
 #include "log.h"
@@ -62,11 +67,205 @@ static int make_cgroup(const struct bx_ctx *ctx, char **ret_summary, struct bx_e
         return 0;
 }
 
+static char *platform_list(const struct bx_strv *v)
+{
+        struct bx_buf b = BX_BUF_INIT(0);
+        size_t i;
+
+        for (i = 0; i < v->n; i++)
+                bx_buf_addf(&b, "%s%s", i ? "," : "", v->v[i]);
+        return bx_buf_detach(&b, NULL);
+}
+
+/*
+ * The engine must answer before anything is built on it; the docker driver
+ * builds several platforms into one image only with the containerd image
+ * store, and says nothing helpful when it is off.
+ */
+static int check_engine(const struct bx_ctx *ctx, struct bx_docker **ret, char **ret_version,
+                        struct bx_error **err)
+{
+        const struct bx_settings *s = ctx->settings;
+        struct bx_docker_info info = {0};
+        struct bx_docker *d = NULL;
+
+        if (bx_docker_new(s->docker_host, &d, err) < 0 || bx_docker_info(d, &info, err) < 0) {
+                bx_docker_free(d);
+                return -1;
+        }
+        if (s->driver == BX_DRIVER_DOCKER && s->platforms.n > 1 && !info.containerd_store) {
+                bx_docker_info_release(&info);
+                bx_docker_free(d);
+                bx_error_set(err, BX_FAIL_SYSTEM, 0,
+                             "[builder] driver = \"docker\" cannot build %zu platforms into one "
+                             "image: dockerd at '%s' does not use the containerd image store",
+                             s->platforms.n, s->docker_host);
+                return bx_error_hint(err, "set {\"features\": {\"containerd-snapshotter\": true}} "
+                                          "in /etc/docker/daemon.json and restart dockerd, or use "
+                                          "driver = \"docker-container\"");
+        }
+        *ret_version = info.server_version ? bx_xstrdup(info.server_version) : bx_xstrdup("?");
+        bx_docker_info_release(&info);
+        *ret = d;
+        return 0;
+}
+
+static int setup_emulation(const struct bx_ctx *ctx, const struct bx_strv *env,
+                           struct bx_buf *summary, struct bx_error **err)
+{
+        const struct bx_settings *s = ctx->settings;
+        struct bx_binfmt_report rep = {0};
+        size_t i;
+
+        /* Remote builders emulate (or not) on their own hosts. */
+        if (s->driver == BX_DRIVER_REMOTE) {
+                bx_buf_adds(summary, "emulation:     on the remote nodes\n");
+                return 0;
+        }
+        if (bx_binfmt_ensure(s, &s->platforms, env, &rep, err) < 0)
+                return bx_error_wrap(err, "QEMU emulation");
+        bx_buf_addf(summary, "emulation:     %s mode, %llu ms\n", bx_emulation_name(s->emulation),
+                    (unsigned long long)rep.duration_ms);
+        for (i = 0; i < rep.n_items; i++) {
+                const struct bx_binfmt_item *it = &rep.items[i];
+
+                if (it->native)
+                        bx_buf_addf(summary, "  %-12s native\n", it->platform);
+                else
+                        bx_buf_addf(summary, "  %-12s %s (%s%s)\n", it->platform, it->handler,
+                                    bx_binfmt_state_name(it->after),
+                                    it->registered ? ", registered now" : "");
+        }
+        bx_record_event(ctx->rec, "emulation", "ok", (int64_t)rep.duration_ms, NULL, "mode",
+                        bx_emulation_name(s->emulation), NULL);
+        bx_binfmt_report_release(&rep);
+        return 0;
+}
+
+static int setup_credentials(const struct bx_ctx *ctx, struct bx_error **err)
+{
+        const struct bx_job *job = ctx->job;
+        struct bx_creds creds = BX_CREDS_INIT;
+        _cleanup_free_ char *bundle = bx_xasprintf("%s/ca-bundle.pem", job->state_dir);
+        int r;
+
+        r = bx_creds_add_static(&creds, ctx->settings, err);
+        if (r >= 0)
+                r = bx_creds_write_docker_config(&creds, job->docker_config, err);
+        bx_creds_release(&creds);
+        if (r < 0)
+                return -1;
+        r = bx_creds_ca_bundle(ctx->settings, bundle, err);
+        if (r < 0)
+                return -1;
+        if (r == 0 && bx_job_record_set(job, "ca_bundle", bundle, err) < 0)
+                return -1;
+        return 0;
+}
+
+/* A builder that failed leaves nothing behind (cleanup would try again anyway). */
+static void remove_quietly(const struct bx_settings *s, struct bx_docker *docker,
+                           const char *name, const struct bx_strv *env)
+{
+        struct bx_error *e = NULL;
+
+        if (bx_buildx_remove(s, docker, name, env, &e) < 0)
+                bx_log_warn("cannot remove the failed builder '%s': %s, ignoring", name, e->msg);
+        bx_error_free(e);
+}
+
+/*
+ * The job's own builder.  Its name is recorded before it is created, and
+ * whatever an earlier attempt of this job left under that name is removed
+ * first: buildx silently reuses an existing container of the same name.
+ */
+static int setup_builder(const struct bx_ctx *ctx, struct bx_docker *docker,
+                         const struct bx_strv *env, struct bx_buf *summary, struct bx_error **err)
+{
+        const struct bx_settings *s = ctx->settings;
+        const struct bx_job *job = ctx->job;
+        const char *name = job->builder_name;
+        struct bx_builder_info info = BX_BUILDER_INFO_INIT;
+        _cleanup_free_ char *toml_path = NULL, *platforms = NULL;
+        struct bx_buf toml = BX_BUF_INIT(1u << 20);
+        uint64_t start;
+        size_t i;
+        int r;
+
+        if (bx_job_record_set(job, "builder", name, err) < 0 ||
+            bx_job_record_set(job, "builder_driver", bx_driver_name(s->driver), err) < 0)
+                return -1;
+        if (s->driver == BX_DRIVER_DOCKER && bx_job_record_set(job, "docker_context", name, err) < 0)
+                return -1;
+        if (bx_buildx_remove(s, docker, name, env, err) < 0)
+                return bx_error_wrap(err, "leftover builder '%s'", name);
+
+        if (s->driver == BX_DRIVER_DOCKER_CONTAINER) {
+                toml_path = bx_xasprintf("%s/buildkitd.toml", job->state_dir);
+                if (bx_buildkitd_toml(s, &toml, err) < 0 ||
+                    bx_write_file(toml_path, toml.buf, toml.len, 0600, err) < 0) {
+                        bx_buf_release(&toml);
+                        return bx_error_wrap(err, "buildkitd.toml");
+                }
+                bx_buf_release(&toml);
+        }
+
+        start = bx_now_ms();
+        r = bx_buildx_create(s, name, toml_path, env, err);
+        if (r >= 0)
+                r = bx_buildx_inspect(s, name, env, &info, err);
+        if (r < 0) {
+                bx_record_event(ctx->rec, "builder", "error", (int64_t)(bx_now_ms() - start), *err,
+                                "builder", name, NULL);
+                remove_quietly(s, docker, name, env);
+                return bx_error_wrap(err, "builder '%s' (%s driver)", name,
+                                     bx_driver_name(s->driver));
+        }
+
+        /* No peer checks this; users lose hours to a silent "exec format error" later. */
+        for (i = 0; i < s->platforms.n; i++) {
+                if (bx_builder_info_has_platform(&info, s->platforms.v[i]))
+                        continue;
+                bx_builder_info_release(&info);
+                bx_binfmt_missing_error(BX_BINFMT_MOUNT, NULL, s->platforms.v[i], name, err);
+                bx_record_event(ctx->rec, "builder", "error", (int64_t)(bx_now_ms() - start), *err,
+                                "builder", name, NULL);
+                remove_quietly(s, docker, name, env);
+                return -1;
+        }
+        platforms = platform_list(&s->platforms);
+        if (bx_job_record_set(job, "platforms", platforms, err) < 0) {
+                bx_builder_info_release(&info);
+                return -1;
+        }
+        bx_record_event(ctx->rec, "builder", "ok", (int64_t)(bx_now_ms() - start), NULL, "builder",
+                        name, "driver", bx_driver_name(s->driver), "platforms", platforms, NULL);
+
+        bx_buf_addf(summary, "builder:       %s (%s driver), ready in %llu ms\n", name,
+                    bx_driver_name(s->driver), (unsigned long long)(bx_now_ms() - start));
+        for (i = 0; i < info.n_nodes; i++) {
+                const struct bx_builder_node *n = &info.nodes[i];
+                _cleanup_free_ char *np = platform_list(&n->platforms);
+
+                bx_buf_addf(summary, "  node %s: %s, BuildKit %s\n", n->name,
+                            n->status ? n->status : "?",
+                            n->buildkit_version ? n->buildkit_version : "?");
+                bx_buf_addf(summary, "    platforms: %s\n", np);
+        }
+        bx_buf_addf(summary, "platforms:     %s (BUILDX_EXECUTOR_PLATFORMS)\n", platforms);
+        bx_builder_info_release(&info);
+        return 0;
+}
+
 int stage_prepare(struct bx_ctx *ctx, struct bx_error **err)
 {
         const struct bx_job *job = ctx->job;
-        _cleanup_free_ char *cgroup = NULL;
+        _cleanup_free_ char *cgroup = NULL, *engine = NULL;
+        struct bx_strv env = BX_STRV_INIT;
+        struct bx_buf summary = BX_BUF_INIT(0);
+        struct bx_docker *docker = NULL;
         uint64_t start = bx_now_ms();
+        int r = -1;
 
         if (bx_settings_check_files(ctx->settings, err) < 0)
                 return bx_error_hint(err, "fix the settings file and retry the job");
@@ -76,11 +275,28 @@ int stage_prepare(struct bx_ctx *ctx, struct bx_error **err)
         if (make_cgroup(ctx, &cgroup, err) < 0)
                 return -1;
 
-        bx_log_section_start("prepare_buildx_executor", "Preparing the job's build environment");
+        bx_job_tool_env(job, ctx->settings, &env);
+        if (check_engine(ctx, &docker, &engine, err) < 0)
+                goto out;
+        if (setup_emulation(ctx, &env, &summary, err) < 0)
+                goto out;
+        if (setup_credentials(ctx, err) < 0)
+                goto out;
+        if (setup_builder(ctx, docker, &env, &summary, err) < 0)
+                goto out;
+
+        bx_log_section_start("prepare_buildx_executor", "Preparing the job's buildx builder");
         bx_log_line("job key:       %s", job->key);
         bx_log_line("working tree:  %s", job->builds_dir);
         bx_log_line("cgroup:        %s", cgroup);
+        bx_log_line("docker engine: %s at %s", engine, ctx->settings->docker_host);
+        fputs(summary.buf, stdout);
         bx_log_line("prepared in %llu ms", (unsigned long long)(bx_now_ms() - start));
         bx_log_section_end("prepare_buildx_executor");
-        return 0;
+        r = 0;
+out:
+        bx_docker_free(docker);
+        bx_buf_release(&summary);
+        bx_strv_release(&env);
+        return r;
 }

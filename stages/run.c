@@ -44,14 +44,20 @@ static void job_env(const struct bx_ctx *ctx, struct bx_strv *env)
         _cleanup_free_ char *builder = bx_job_record_get(job, "builder");
         _cleanup_free_ char *context = bx_job_record_get(job, "docker_context");
         _cleanup_free_ char *platforms = bx_job_record_get(job, "platforms");
+        _cleanup_free_ char *bundle = bx_job_record_get(job, "ca_bundle");
         size_t i;
 
         bx_job_tool_env(job, s, env);
         bx_strv_setenv(env, "SHELL", "/bin/bash");
         if (builder)
                 bx_strv_setenv(env, "BUILDX_BUILDER", builder);
-        if (context)
+        if (context) {
+                /* DOCKER_HOST would override the context for the docker CLI. */
+                bx_strv_unsetenv(env, "DOCKER_HOST");
                 bx_strv_setenv(env, "DOCKER_CONTEXT", context);
+        }
+        if (bundle)
+                bx_strv_setenv(env, "SSL_CERT_FILE", bundle);
         if (platforms)
                 bx_strv_setenv(env, "BUILDX_EXECUTOR_PLATFORMS", platforms);
         for (i = 0; i < s->job_env.n; i++) {
