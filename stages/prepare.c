@@ -136,6 +136,23 @@ static int setup_emulation(const struct bx_ctx *ctx, const struct bx_strv *env,
                                     bx_binfmt_state_name(it->after),
                                     it->registered ? ", registered now" : "");
         }
+        /*
+         * A running BuildKit caches the platforms it detected (dockerd's for
+         * as long as it runs), so the builder's own list can still show a
+         * platform whose handler is gone.  The kernel's word counts.
+         */
+        for (i = 0; i < rep.n_items; i++) {
+                const struct bx_binfmt_item *it = &rep.items[i];
+
+                if (it->native || it->after == BX_BINFMT_OK)
+                        continue;
+                bx_binfmt_missing_error(BX_BINFMT_MOUNT, NULL, it->platform,
+                                        ctx->job->builder_name, err);
+                bx_record_event(ctx->rec, "emulation", "error", (int64_t)rep.duration_ms, *err,
+                                "mode", bx_emulation_name(s->emulation), NULL);
+                bx_binfmt_report_release(&rep);
+                return -1;
+        }
         bx_record_event(ctx->rec, "emulation", "ok", (int64_t)rep.duration_ms, NULL, "mode",
                         bx_emulation_name(s->emulation), NULL);
         bx_binfmt_report_release(&rep);
