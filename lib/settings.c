@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ enum field_type {
         F_STRV,     /* array of strings */
         F_DRIVER,
         F_EMULATION,
+        F_PUSH,
 };
 
 struct field {
@@ -39,6 +41,7 @@ struct field {
 #define S(f) offsetof(struct bx_settings, f)
 #define R(f) offsetof(struct bx_registry, f)
 #define N(f) offsetof(struct bx_remote_node, f)
+#define H(f) offsetof(struct bx_harbor_rule, f)
 #define END {NULL, 0, 0, 0, 0}
 
 static const struct field paths_fields[] = {
@@ -105,6 +108,25 @@ static const struct field registry_fields[] = {
         {"insecure", F_BOOL, R(insecure), 0, 0},
         {"username", F_OPTSTR, R(username), 0, 0},
         {"password_file", F_OPTPATH, R(password_file), 0, 0},
+        {"projects", F_STRV, R(projects), 0, 0},
+        {"protected_only", F_BOOL, R(protected_only), 0, 0},
+        END,
+};
+
+static const struct field harbor_fields[] = {
+        {"url", F_OPTSTR, S(harbor_url), 0, 0},
+        {"registry", F_OPTSTR, S(harbor_registry), 0, 0},
+        {"ca", F_OPTPATH, S(harbor_ca), 0, 0},
+        {"username", F_OPTSTR, S(harbor_username), 0, 0},
+        {"password_file", F_OPTPATH, S(harbor_password_file), 0, 0},
+        {"robot_days", F_INT, S(harbor_robot_days), 1, 365},
+        END,
+};
+
+static const struct field harbor_rule_fields[] = {
+        {"gitlab", F_STRING, H(gitlab), 0, 0},
+        {"harbor", F_STRING, H(project), 0, 0},
+        {"push", F_PUSH, H(push), 0, 0},
         END,
 };
 
@@ -119,6 +141,12 @@ static const char *const driver_names[] = {
         [BX_DRIVER_REMOTE] = "remote",
 };
 
+static const char *const push_names[] = {
+        [BX_PUSH_PROTECTED] = "protected",
+        [BX_PUSH_ALWAYS] = "always",
+        [BX_PUSH_NEVER] = "never",
+};
+
 static const char *const emulation_names[] = {
         [BX_EMULATION_HOST] = "host",
         [BX_EMULATION_IMAGE] = "image",
@@ -128,6 +156,11 @@ static const char *const emulation_names[] = {
 const char *bx_driver_name(enum bx_builder_driver d)
 {
         return (size_t)d < ARRAY_SIZE(driver_names) ? driver_names[d] : "?";
+}
+
+const char *bx_push_policy_name(enum bx_push_policy p)
+{
+        return (size_t)p < ARRAY_SIZE(push_names) ? push_names[p] : "?";
 }
 
 const char *bx_emulation_name(enum bx_emulation_mode m)
@@ -168,23 +201,28 @@ static int apply_field(const struct field *f, const struct bx_toml_table *t,
         case F_OPTPATH:
         case F_DRIVER:
         case F_EMULATION:
+        case F_PUSH:
                 if (type != BX_TOML_STRING)
                         return bx_toml_entry_error(e, err, "key '%s' in %s must be a string, not %s",
                                                    f->key, label, bx_toml_type_name(type));
                 s = bx_toml_entry_string(e);
-                if (f->type == F_DRIVER || f->type == F_EMULATION) {
-                        const char *const *names =
-                                f->type == F_DRIVER ? driver_names : emulation_names;
+                if (f->type == F_DRIVER || f->type == F_EMULATION || f->type == F_PUSH) {
+                        const char *const *names = f->type == F_DRIVER    ? driver_names
+                                                   : f->type == F_PUSH    ? push_names
+                                                                          : emulation_names;
                         size_t n = f->type == F_DRIVER ? ARRAY_SIZE(driver_names)
+                                   : f->type == F_PUSH ? ARRAY_SIZE(push_names)
                                                        : ARRAY_SIZE(emulation_names);
+                        const char *expected = f->type == F_DRIVER
+                                                       ? "docker-container, docker or remote"
+                                               : f->type == F_PUSH ? "protected, always or never"
+                                                                   : "host, image or none";
 
                         idx = lookup_name(names, n, s);
                         if (idx < 0)
                                 return bx_toml_entry_error(
                                         e, err, "key '%s' in %s: unknown value '%s' (expected %s)",
-                                        f->key, label, s,
-                                        f->type == F_DRIVER ? "docker-container, docker or remote"
-                                                            : "host, image or none");
+                                        f->key, label, s, expected);
                         *(int *)slot = idx;
                         return 0;
                 }
@@ -319,8 +357,11 @@ static int load_registries(struct bx_settings *s, const struct bx_toml_table *ro
                 struct bx_registry *reg = &s->registries[i];
 
                 reg->mirrors = (struct bx_strv)BX_STRV_INIT;
+                reg->projects = (struct bx_strv)BX_STRV_INIT;
                 if (apply_table(registry_fields, t, reg, err) < 0)
                         return -1;
+                if (!bx_toml_table_get(t, "projects"))
+                        bx_strv_push(&reg->projects, "*");
                 if (!reg->host || !valid_host(reg->host))
                         return bx_toml_table_error(t, err,
                                                    "[[registry]] needs a 'host' like "
@@ -381,6 +422,92 @@ static int load_remotes(struct bx_settings *s, const struct bx_toml_table *build
         return 0;
 }
 
+static int load_harbor(struct bx_settings *s, const struct bx_toml_table *root,
+                       struct bx_error **err)
+{
+        const struct bx_toml_table *t;
+        const struct bx_toml_entry *arr;
+        size_t i;
+        int r;
+
+        r = bx_toml_get_table(root, "harbor", &t, err);
+        if (r != 0)
+                return r < 0 ? -1 : 0;
+        for (i = 0; i < bx_toml_table_size(t); i++) {
+                const struct bx_toml_entry *e = bx_toml_table_at(t, i);
+                const struct field *f;
+
+                if (strcmp(bx_toml_entry_key(e), "project") == 0)
+                        continue;
+                for (f = harbor_fields; f->key; f++)
+                        if (strcmp(f->key, bx_toml_entry_key(e)) == 0)
+                                break;
+                if (!f->key)
+                        return bx_toml_entry_error(e, err, "unknown key '%s' in %s",
+                                                   bx_toml_entry_key(e), bx_toml_table_label(t));
+                if (apply_field(f, t, e, s, err) < 0)
+                        return -1;
+        }
+        r = bx_toml_get_table_array(t, "project", &arr, err);
+        if (r < 0)
+                return -1;
+        if (r == 0) {
+                s->n_harbor_rules = bx_toml_entry_size(arr);
+                s->harbor_rules = bx_xcalloc(s->n_harbor_rules, sizeof(*s->harbor_rules));
+                for (i = 0; i < s->n_harbor_rules; i++) {
+                        const struct bx_toml_table *rt = bx_toml_entry_table(bx_toml_entry_at(arr, i));
+                        struct bx_harbor_rule *rule = &s->harbor_rules[i];
+
+                        if (apply_table(harbor_rule_fields, rt, rule, err) < 0)
+                                return -1;
+                        if (!rule->gitlab || !rule->project || !*rule->project)
+                                return bx_toml_table_error(rt, err,
+                                                           "[[harbor.project]] needs 'gitlab' "
+                                                           "(a project path glob) and 'harbor' (a "
+                                                           "Harbor project)");
+                }
+        }
+        if (!s->harbor_url)
+                return s->n_harbor_rules ? bx_toml_table_error(t, err,
+                                                               "[harbor] has projects but no 'url'")
+                                         : 0;
+        if (!bx_startswith(s->harbor_url, "https://") && !bx_startswith(s->harbor_url, "http://"))
+                return bx_toml_table_error(t, err, "[harbor] url '%s' must start with https://",
+                                           s->harbor_url);
+        if (!s->harbor_username || !s->harbor_password_file)
+                return bx_toml_table_error(t, err,
+                                           "[harbor] needs 'username' and 'password_file' (a "
+                                           "credential that may create robot accounts)");
+        if (!s->harbor_registry) {
+                const char *host = strstr(s->harbor_url, "://") + 3;
+
+                s->harbor_registry = bx_xstrndup(host, strcspn(host, "/"));
+        }
+        if (!valid_host(s->harbor_registry))
+                return bx_toml_table_error(t, err, "[harbor] registry '%s' is not a host[:port]",
+                                           s->harbor_registry);
+        return 0;
+}
+
+/*
+ * Builders need the Harbor registry's CA as well: a [harbor] ca with no
+ * [[registry]] of its own for that host gets one, so the admin says it once.
+ */
+static void harbor_registry_entry(struct bx_settings *s)
+{
+        struct bx_registry *reg;
+
+        if (!s->harbor_url || bx_settings_registry(s, s->harbor_registry))
+                return;
+        s->registries = bx_xrealloc(s->registries, (s->n_registries + 1) * sizeof(*reg));
+        reg = &s->registries[s->n_registries++];
+        memset(reg, 0, sizeof(*reg));
+        reg->host = bx_xstrdup(s->harbor_registry);
+        reg->mirrors = (struct bx_strv)BX_STRV_INIT;
+        reg->projects = (struct bx_strv)BX_STRV_INIT;
+        reg->ca = s->harbor_ca ? bx_xstrdup(s->harbor_ca) : NULL;
+}
+
 struct section {
         const char *name;
         const struct field *fields;
@@ -400,7 +527,7 @@ static int load_doc(struct bx_settings *s, const struct bx_toml *doc, struct bx_
         for (i = 0; i < bx_toml_table_size(root); i++) {
                 const struct bx_toml_entry *e = bx_toml_table_at(root, i);
                 const char *key = bx_toml_entry_key(e);
-                bool known = strcmp(key, "registry") == 0;
+                bool known = strcmp(key, "registry") == 0 || strcmp(key, "harbor") == 0;
 
                 for (j = 0; j < ARRAY_SIZE(sections); j++) {
                         const struct bx_toml_table *t;
@@ -419,7 +546,8 @@ static int load_doc(struct bx_settings *s, const struct bx_toml *doc, struct bx_
                 if (!known)
                         return bx_toml_entry_error(e, err,
                                                    "unknown section '%s' (expected paths, job, "
-                                                   "docker, builder, emulation, registry or log)",
+                                                   "docker, builder, emulation, registry, "
+                                                   "harbor or log)",
                                                    key);
         }
         if (builder) {
@@ -448,8 +576,9 @@ static int load_doc(struct bx_settings *s, const struct bx_toml *doc, struct bx_
                 if (load_remotes(s, builder, err) < 0)
                         return -1;
         }
-        if (load_registries(s, root, err) < 0)
+        if (load_registries(s, root, err) < 0 || load_harbor(s, root, err) < 0)
                 return -1;
+        harbor_registry_entry(s);
         if (s->driver == BX_DRIVER_REMOTE && s->n_remotes == 0)
                 return bx_error_set(err, BX_FAIL_SYSTEM, 0,
                                     "%s: [builder] driver = \"remote\" needs at least one "
@@ -483,6 +612,7 @@ static struct bx_settings *defaults(void)
         s->emulation = BX_EMULATION_HOST;
         s->binfmt_image = bx_xstrdup("tonistiigi/binfmt:latest");
         s->binfmt_conf_dir = bx_xstrdup("/usr/lib/binfmt.d");
+        s->harbor_robot_days = 1;
         s->log_retention_days = 30;
         return s;
 }
@@ -558,6 +688,9 @@ int bx_settings_check_files(const struct bx_settings *s, struct bx_error **err)
                     check_file("registry password file", r->password_file, true, err) < 0)
                         return bx_error_wrap(err, "settings [[registry]] '%s'", r->host);
         }
+        if (check_file("Harbor CA", s->harbor_ca, false, err) < 0 ||
+            check_file("Harbor credential", s->harbor_password_file, true, err) < 0)
+                return bx_error_wrap(err, "settings [harbor]");
         for (i = 0; i < s->n_remotes; i++) {
                 const struct bx_remote_node *n = &s->remotes[i];
 
@@ -567,6 +700,53 @@ int bx_settings_check_files(const struct bx_settings *s, struct bx_error **err)
                         return bx_error_wrap(err, "settings [[builder.remote]] '%s'", n->endpoint);
         }
         return 0;
+}
+
+bool bx_settings_project_matches(const struct bx_strv *globs, const char *project_path)
+{
+        size_t i;
+
+        if (!project_path)
+                return false;
+        /*
+         * A lone star matches every project; "group/" followed by two stars
+         * matches the group's projects at any depth; anything else is
+         * fnmatch() with '/' matched only by '/', so "group/" and one star
+         * does not reach into subgroups.
+         */
+        for (i = 0; i < globs->n; i++) {
+                const char *g = globs->v[i];
+                size_t n = strlen(g);
+
+                if (strcmp(g, "*") == 0 || strcmp(g, "**") == 0)
+                        return true;
+                if (n > 3 && strcmp(g + n - 3, "/**") == 0 &&
+                    strncmp(project_path, g, n - 2) == 0)
+                        return true;
+                if (fnmatch(g, project_path, FNM_PATHNAME) == 0)
+                        return true;
+        }
+        return false;
+}
+
+const struct bx_harbor_rule *bx_settings_harbor_rule(const struct bx_settings *s,
+                                                     const char *project_path)
+{
+        size_t i;
+
+        if (!project_path)
+                return NULL;
+        for (i = 0; i < s->n_harbor_rules; i++) {
+                struct bx_strv one = BX_STRV_INIT;
+                bool match;
+
+                bx_strv_push(&one, s->harbor_rules[i].gitlab);
+                match = bx_settings_project_matches(&one, project_path);
+                bx_strv_release(&one);
+                if (match)
+                        return &s->harbor_rules[i];
+        }
+        return NULL;
 }
 
 const struct bx_registry *bx_settings_registry(const struct bx_settings *s, const char *host)
@@ -621,8 +801,19 @@ struct bx_settings *bx_settings_free(struct bx_settings *s)
                 free(r->client_key);
                 free(r->username);
                 free(r->password_file);
+                bx_strv_release(&r->projects);
         }
         free(s->registries);
+        free(s->harbor_url);
+        free(s->harbor_registry);
+        free(s->harbor_ca);
+        free(s->harbor_username);
+        free(s->harbor_password_file);
+        for (i = 0; i < s->n_harbor_rules; i++) {
+                free(s->harbor_rules[i].gitlab);
+                free(s->harbor_rules[i].project);
+        }
+        free(s->harbor_rules);
         free(s);
         return NULL;
 }

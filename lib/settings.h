@@ -50,6 +50,21 @@ struct bx_registry {
         bool insecure;         /* TLS without verification */
         char *username;        /* static credentials or NULL */
         char *password_file;   /* 0600 file holding the password or token */
+        struct bx_strv projects;       /* GitLab project path globs that get them */
+        bool protected_only;   /* only jobs on protected refs get them */
+};
+
+enum bx_push_policy {
+        BX_PUSH_PROTECTED = 0, /* push only from protected refs (default) */
+        BX_PUSH_ALWAYS,
+        BX_PUSH_NEVER,
+};
+
+/* One [[harbor.project]]: which GitLab projects get a robot in which Harbor project. */
+struct bx_harbor_rule {
+        char *gitlab;          /* glob on the GitLab project path, e.g. "group/sub-*" */
+        char *project;         /* the Harbor project */
+        enum bx_push_policy push;
 };
 
 struct bx_settings {
@@ -95,6 +110,16 @@ struct bx_settings {
         struct bx_registry *registries;
         size_t n_registries;
 
+        /* [harbor]: per-job robot accounts; url NULL = off */
+        char *harbor_url;
+        char *harbor_registry; /* host[:port] jobs push to; default: the url's */
+        char *harbor_ca;
+        char *harbor_username;
+        char *harbor_password_file;
+        int64_t harbor_robot_days;
+        struct bx_harbor_rule *harbor_rules;
+        size_t n_harbor_rules;
+
         /* [log] */
         int64_t log_retention_days;
 };
@@ -116,6 +141,15 @@ struct bx_settings *bx_settings_free(struct bx_settings *s);
 
 const char *bx_driver_name(enum bx_builder_driver d);
 const char *bx_emulation_name(enum bx_emulation_mode m);
+
+const char *bx_push_policy_name(enum bx_push_policy p);
+
+/* The first [[harbor.project]] rule whose glob matches the GitLab project path, or NULL. */
+const struct bx_harbor_rule *bx_settings_harbor_rule(const struct bx_settings *s,
+                                                     const char *project_path);
+
+/* Does the GitLab project path match one of the globs (fnmatch, '/' matched only by '/')? */
+bool bx_settings_project_matches(const struct bx_strv *globs, const char *project_path);
 
 /* The registry entry for `host`, or NULL. */
 const struct bx_registry *bx_settings_registry(const struct bx_settings *s, const char *host);

@@ -148,6 +148,67 @@ static void test_errors(void **state)
         expect_error("[paths\n", "bad.toml:1:");
 }
 
+static void test_harbor(void **state)
+{
+        const char *text = "[harbor]\n"
+                           "url = \"https://harbor.example:8443\"\n"
+                           "ca = \"/etc/harbor-ca.pem\"\n"
+                           "username = \"admin\"\n"
+                           "password_file = \"/etc/bx/harbor-admin\"\n"
+                           "[[harbor.project]]\n"
+                           "gitlab = \"group/app\"\n"
+                           "harbor = \"apps\"\n"
+                           "push = \"always\"\n"
+                           "[[harbor.project]]\n"
+                           "gitlab = \"group/**\"\n"
+                           "harbor = \"group\"\n"
+                           "[[registry]]\n"
+                           "host = \"r.example\"\n"
+                           "projects = [\"team/*\"]\n";
+        char *path = write_tmp("harbor.toml", text, 0644);
+        struct bx_settings *s = NULL;
+        struct bx_error *e = NULL;
+        const struct bx_harbor_rule *rule;
+        const struct bx_registry *reg;
+
+        (void)state;
+        if (bx_settings_load(path, &s, &e) < 0)
+                fail_msg("%s", e->msg);
+        assert_string_equal(s->harbor_registry, "harbor.example:8443");
+        assert_int_equal(s->harbor_robot_days, 1);
+        assert_int_equal(s->n_harbor_rules, 2);
+        rule = bx_settings_harbor_rule(s, "group/app");
+        assert_string_equal(rule->project, "apps");
+        assert_int_equal(rule->push, BX_PUSH_ALWAYS);
+        rule = bx_settings_harbor_rule(s, "group/sub/deep");
+        assert_string_equal(rule->project, "group");
+        assert_int_equal(rule->push, BX_PUSH_PROTECTED);
+        assert_null(bx_settings_harbor_rule(s, "groupie/app"));
+        assert_null(bx_settings_harbor_rule(s, "other/app"));
+        assert_null(bx_settings_harbor_rule(s, NULL));
+        /* The Harbor registry gets its CA for the builders without a [[registry]] of its own. */
+        reg = bx_settings_registry(s, "harbor.example:8443");
+        assert_non_null(reg);
+        assert_string_equal(reg->ca, "/etc/harbor-ca.pem");
+        reg = bx_settings_registry(s, "r.example");
+        assert_true(bx_settings_project_matches(&reg->projects, "team/x"));
+        assert_false(bx_settings_project_matches(&reg->projects, "team/x/y"));
+        assert_false(bx_settings_project_matches(&reg->projects, "other/x"));
+        bx_settings_free(s);
+        free(path);
+
+        expect_error("[[harbor.project]]\ngitlab = \"a/b\"\nharbor = \"p\"\n",
+                     "[harbor] has projects but no 'url'");
+        expect_error("[harbor]\nurl = \"https://h\"\n", "needs 'username' and 'password_file'");
+        expect_error("[harbor]\nurl = \"ftp://h\"\n", "must start with https://");
+        expect_error("[harbor]\nurl = \"https://h\"\nusername = \"a\"\n"
+                     "password_file = \"/p\"\n[[harbor.project]]\ngitlab = \"a/*\"\n"
+                     "harbor = \"p\"\npush = \"sometimes\"\n",
+                     "bad.toml:8: key 'push' in table [[harbor.project]]: unknown value "
+                     "'sometimes' (expected protected, always or never)");
+        expect_error("[harbor]\nurl = \"https://h\"\nrobot_days = 0\n", "between 1 and 365");
+}
+
 static void test_missing_file(void **state)
 {
         struct bx_settings *s = NULL;
@@ -229,7 +290,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),     cmocka_unit_test(test_full_file),
-                cmocka_unit_test(test_errors),       cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_errors),       cmocka_unit_test(test_harbor),
+                cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_check_files),  cmocka_unit_test(test_args),
         };
 
