@@ -58,7 +58,8 @@ void bx_creds_release(struct bx_creds *c)
         c->n = 0;
 }
 
-int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, struct bx_error **err)
+int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, const char *project_path,
+                        bool ref_protected, struct bx_strv *notes, struct bx_error **err)
 {
         size_t i;
 
@@ -69,6 +70,18 @@ int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, struct 
 
                 if (!r->username || !r->password_file)
                         continue;
+                if (!bx_settings_project_matches(&r->projects, project_path ? project_path : "")) {
+                        bx_strv_pushf(notes, "no credentials for %s: project '%s' is not in its "
+                                             "[[registry]] projects",
+                                      r->host, project_path ? project_path : "?");
+                        continue;
+                }
+                if (r->protected_only && !ref_protected) {
+                        bx_strv_pushf(notes, "no credentials for %s: they are for protected refs "
+                                             "only, and this ref is not protected",
+                                      r->host);
+                        continue;
+                }
                 if (bx_read_file(r->password_file, SECRET_MAX, &secret, &len, err) < 0)
                         return bx_error_wrap(err, "credentials for '%s'", r->host);
                 secret[strcspn(secret, "\r\n")] = '\0';

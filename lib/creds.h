@@ -2,6 +2,7 @@
 #ifndef BX_CREDS_H
 #define BX_CREDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct bx_error;
@@ -35,11 +36,15 @@ struct bx_creds {
 void bx_creds_add(struct bx_creds *c, const char *host, const char *username, const char *secret);
 
 /*
- * Add the static credentials of every [[registry]] with a username: the
- * password is the first line of its password_file (a trailing newline is
- * not part of it).
+ * Add the static credentials of every [[registry]] with a username that
+ * policy gives this job: its GitLab project path (from the trusted payload;
+ * NULL matches nothing but "*") matches the registry's `projects`, and the
+ * ref is protected where `protected_only` says so.  The password is the
+ * first line of its password_file.  A registry withheld by policy adds a
+ * line saying why to `notes` (for the job log).
  */
-int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, struct bx_error **err);
+int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, const char *project_path,
+                        bool ref_protected, struct bx_strv *notes, struct bx_error **err);
 
 /* Write {"auths": {host: {"auth": base64(user:secret)}}} to <dir>/config.json, mode 0600. */
 int bx_creds_write_docker_config(const struct bx_creds *c, const char *dir, struct bx_error **err);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "cleanup.h"
 #include "error.h"
@@ -143,6 +144,17 @@ static int load_payload(struct bx_job *job, const char *path, const char **ret_s
         v = payload_var(doc, "CI_JOB_URL");
         if (v)
                 job->job_url = bx_job_sanitize(v, 256);
+        v = payload_var(doc, "CI_REGISTRY");
+        if (v && *v && strlen(v) < 256 && !strpbrk(v, " \t\r\n\"\\/")) {
+                const char *user = payload_var(doc, "CI_REGISTRY_USER");
+                const char *pw = payload_var(doc, "CI_REGISTRY_PASSWORD");
+
+                if (user && *user && pw && *pw) {
+                        job->ci_registry = bx_xstrdup(v);
+                        job->ci_registry_user = bx_xstrdup(user);
+                        job->ci_registry_password = bx_xstrdup(pw);
+                }
+        }
         *ret_server = payload_var(doc, "CI_SERVER_URL");
         *ret_doc = TAKE_PTR(doc);
         return 0;
@@ -214,6 +226,12 @@ struct bx_job *bx_job_free(struct bx_job *job)
         free(job->commit_sha);
         free(job->ref);
         free(job->job_url);
+        free(job->ci_registry);
+        free(job->ci_registry_user);
+        if (job->ci_registry_password) {
+                OPENSSL_cleanse(job->ci_registry_password, strlen(job->ci_registry_password));
+                free(job->ci_registry_password);
+        }
         free(job->state_dir);
         free(job->docker_config);
         free(job->home);

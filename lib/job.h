@@ -33,6 +33,10 @@ struct bx_job {
         char *ref;              /* display only, sanitised */
         bool ref_protected;
         char *job_url;          /* display only, sanitised */
+        /* GitLab's own registry and the job's credential for it (CI_REGISTRY*), or NULL. */
+        char *ci_registry;
+        char *ci_registry_user;
+        char *ci_registry_password; /* a secret: wiped by bx_job_free() */
 
         /* Paths derived from settings and key. */
         char *state_dir;        /* <state_dir>/<key>, 0700 */

@@ -159,17 +159,38 @@ static int setup_emulation(const struct bx_ctx *ctx, const struct bx_strv *env,
         return 0;
 }
 
-static int setup_credentials(const struct bx_ctx *ctx, struct bx_error **err)
+/*
+ * The job's registry credentials, decided here from trusted facts (the
+ * payload's project path and protected flag) and written to the job's own
+ * config.json.  The job log says which registries the job can log in to --
+ * never with what -- and why a configured one was withheld.
+ */
+static int setup_credentials(const struct bx_ctx *ctx, struct bx_buf *summary,
+                             struct bx_error **err)
 {
         const struct bx_job *job = ctx->job;
         struct bx_creds creds = BX_CREDS_INIT;
+        struct bx_strv notes = BX_STRV_INIT;
         _cleanup_free_ char *bundle = bx_xasprintf("%s/ca-bundle.pem", job->state_dir);
+        size_t i;
         int r;
 
-        r = bx_creds_add_static(&creds, ctx->settings, err);
+        r = bx_creds_add_static(&creds, ctx->settings, job->project_path, job->ref_protected,
+                                &notes, err);
+        if (r >= 0 && job->ci_registry)
+                bx_creds_add(&creds, job->ci_registry, job->ci_registry_user,
+                             job->ci_registry_password);
         if (r >= 0)
                 r = bx_creds_write_docker_config(&creds, job->docker_config, err);
+        for (i = 0; r >= 0 && i < creds.n; i++)
+                bx_buf_addf(summary, "registry:      %s (%s)\n", creds.items[i].host,
+                            job->ci_registry && strcmp(creds.items[i].host, job->ci_registry) == 0
+                                    ? "the job's CI_REGISTRY credentials"
+                                    : "static credentials");
+        for (i = 0; i < notes.n; i++)
+                bx_buf_addf(summary, "registry:      %s\n", notes.v[i]);
         bx_creds_release(&creds);
+        bx_strv_release(&notes);
         if (r < 0)
                 return -1;
         r = bx_creds_ca_bundle(ctx->settings, bundle, err);
@@ -297,7 +318,7 @@ int stage_prepare(struct bx_ctx *ctx, struct bx_error **err)
                 goto out;
         if (setup_emulation(ctx, &env, &summary, err) < 0)
                 goto out;
-        if (setup_credentials(ctx, err) < 0)
+        if (setup_credentials(ctx, &summary, err) < 0)
                 goto out;
         if (setup_builder(ctx, docker, &env, &summary, err) < 0)
                 goto out;

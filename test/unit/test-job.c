@@ -130,6 +130,10 @@ static void test_payload_is_trusted(void **state)
                 "  {\"key\": \"CI_COMMIT_REF_PROTECTED\", \"value\": \"false\"},"
                 "  {\"key\": \"CI_COMMIT_SHA\", \"value\": \"0123456789abcdef0123456789abcdef01234567\"},"
                 "  {\"key\": \"CI_SERVER_URL\", \"value\": \"https://gitlab.example\"},"
+                "  {\"key\": \"CI_REGISTRY\", \"value\": \"gitlab.example:5050\"},"
+                "  {\"key\": \"CI_REGISTRY_USER\", \"value\": \"gitlab-ci-token\"},"
+                "  {\"key\": \"CI_REGISTRY_PASSWORD\", \"value\": \"job-token-secret\"},"
+                "  {\"key\": \"CI_REGISTRY\", \"value\": \"evil.example\"},"
                 "  {\"key\": \"CI_COMMIT_REF_PROTECTED\", \"value\": \"true\"},"
                 "  {\"key\": \"CI_PROJECT_PATH\", \"value\": \"other/app\"}]}");
         struct bx_job *job = NULL;
@@ -146,6 +150,9 @@ static void test_payload_is_trusted(void **state)
         assert_string_equal(job->project_path, "group/app");
         assert_false(job->ref_protected);
         assert_string_equal(job->commit_sha, "0123456789abcdef0123456789abcdef01234567");
+        assert_string_equal(job->ci_registry, "gitlab.example:5050");
+        assert_string_equal(job->ci_registry_user, "gitlab-ci-token");
+        assert_string_equal(job->ci_registry_password, "job-token-secret");
         bx_job_free(job);
 
         /* The environment claiming another job id is a mismatch, not a choice. */
