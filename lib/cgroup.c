@@ -102,7 +102,8 @@ int bx_cgroup_enter(const char *path, struct bx_error **err)
         return 0;
 }
 
-static int kill_procs(const char *path, int *killed)
+/* SIGKILL every pid in the cgroup; the number signalled, or -errno. */
+static int kill_procs(const char *path)
 {
         _cleanup_free_ char *procs = bx_xasprintf("%s/cgroup.procs", path);
         _cleanup_free_ char *text = NULL;
@@ -120,11 +121,28 @@ static int kill_procs(const char *path, int *killed)
                 int pid;
 
                 if (bx_parse_int(line, &pid) == 0 && pid > 1 && pid != getpid() &&
-                    kill(pid, SIGKILL) == 0) {
+                    kill(pid, SIGKILL) == 0)
                         n++;
-                        (*killed)++;
-                }
         }
+        return n;
+}
+
+/* How many processes the cgroup holds now. */
+static int count_procs(const char *path)
+{
+        _cleanup_free_ char *procs = bx_xasprintf("%s/cgroup.procs", path);
+        _cleanup_free_ char *text = NULL;
+        struct bx_error *e = NULL;
+        int n = 0;
+        char *p;
+
+        if (bx_read_file(procs, 1u << 20, &text, NULL, &e) < 0) {
+                bx_error_free(e);
+                return 0;
+        }
+        for (p = text; *p; p++)
+                if (*p == '\n')
+                        n++;
         return n;
 }
 
@@ -138,18 +156,14 @@ int bx_cgroup_destroy(const char *path, struct bx_error **err)
         if (stat(path, &st) < 0)
                 return errno == ENOENT ? 0 : bx_error_errno(err, errno, "cannot stat '%s'", path);
         /* cgroup.kill (Linux 5.14) kills everything at once, also processes forked meanwhile. */
+        killed = count_procs(path);
         if (write_string(killf, "1") < 0) {
                 for (i = 0; i < 100; i++) {
-                        r = kill_procs(path, &killed);
+                        r = kill_procs(path);
                         if (r <= 0)
                                 break;
                         nanosleep(&ts, NULL);
                 }
-        } else {
-                int before = 0;
-
-                (void)kill_procs(path, &before); /* count only; they are already dying */
-                killed = before;
         }
         /* rmdir fails with EBUSY until the last process is reaped. */
         for (i = 0; i < 250; i++) {

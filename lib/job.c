@@ -173,15 +173,12 @@ int bx_job_load(const struct bx_settings *s, struct bx_job **ret, struct bx_erro
         env_id = getenv("CUSTOM_ENV_CI_JOB_ID");
 
         if (job->response_file && *job->response_file) {
+                /*
+                 * The payload is the truth.  CUSTOM_ENV_CI_JOB_ID is not even
+                 * looked at then: a job variable of that name overrides it.
+                 */
                 if (load_payload(job, job->response_file, &server, &doc, err) < 0)
                         goto fail;
-                /* The payload is the truth; a different CUSTOM_ENV value means something is off. */
-                if (env_id && (bx_parse_int64(env_id, &n) < 0 || n != job->id)) {
-                        bx_error_set(err, BX_FAIL_SYSTEM, 0,
-                                     "CUSTOM_ENV_CI_JOB_ID does not match the job payload's id %lld",
-                                     (long long)job->id);
-                        goto fail;
-                }
         } else if (parse_id("CUSTOM_ENV_CI_JOB_ID", env_id, &job->id, err) < 0) {
                 bx_error_hint(err, "the driver must be run by gitlab-runner's custom executor");
                 goto fail;

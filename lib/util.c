@@ -376,7 +376,10 @@ int bx_rm_rf(const char *path, struct bx_error **err)
 {
         struct stat st;
 
+        /* ENOTDIR: a parent is not a directory, so the path cannot exist either. */
         if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : bx_error_errno(err, errno, "cannot stat '%s'", path);
+                return errno == ENOENT || errno == ENOTDIR
+                               ? 0
+                               : bx_error_errno(err, errno, "cannot stat '%s'", path);
         return rm_rf_at(AT_FDCWD, path, st.st_dev, err, path);
 }
