@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -11,6 +12,8 @@
 #include "cleanup.h"
 #include "creds.h"
 #include "error.h"
+#include "harbor.h"
+#include "http.h"
 #include "settings.h"
 #include "util.h"
 #include "banned.h"
@@ -24,6 +27,28 @@ static void wipe_free(char *s)
                 OPENSSL_cleanse(s, strlen(s));
                 free(s);
         }
+}
+
+int bx_creds_read_secret(const char *path, char **ret, struct bx_error **err)
+{
+        char *secret = NULL;
+        size_t len;
+
+        if (bx_read_file(path, SECRET_MAX, &secret, &len, err) < 0)
+                return -1;
+        secret[strcspn(secret, "\r\n")] = '\0';
+        if (!*secret) {
+                wipe_free(secret);
+                return bx_error_set(err, BX_FAIL_SYSTEM, 0, "'%s' holds no secret (empty first line)",
+                                    path);
+        }
+        *ret = secret;
+        return 0;
+}
+
+void bx_creds_free_secret(char *secret)
+{
+        wipe_free(secret);
 }
 
 void bx_creds_add(struct bx_creds *c, const char *host, const char *username, const char *secret)
@@ -66,7 +91,6 @@ int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, const c
         for (i = 0; i < s->n_registries; i++) {
                 const struct bx_registry *r = &s->registries[i];
                 char *secret = NULL;
-                size_t len;
 
                 if (!r->username || !r->password_file)
                         continue;
@@ -82,15 +106,8 @@ int bx_creds_add_static(struct bx_creds *c, const struct bx_settings *s, const c
                                       r->host);
                         continue;
                 }
-                if (bx_read_file(r->password_file, SECRET_MAX, &secret, &len, err) < 0)
+                if (bx_creds_read_secret(r->password_file, &secret, err) < 0)
                         return bx_error_wrap(err, "credentials for '%s'", r->host);
-                secret[strcspn(secret, "\r\n")] = '\0';
-                if (!*secret) {
-                        wipe_free(secret);
-                        return bx_error_set(err, BX_FAIL_SYSTEM, 0,
-                                            "credentials for '%s': password file '%s' is empty",
-                                            r->host, r->password_file);
-                }
                 bx_creds_add(c, r->host, r->username, secret);
                 wipe_free(secret);
         }
@@ -138,40 +155,61 @@ int bx_creds_write_docker_config(const struct bx_creds *c, const char *dir, stru
         return r < 0 ? bx_error_wrap(err, "registry credentials") : 0;
 }
 
+int bx_creds_harbor_open(const struct bx_settings *s, struct bx_harbor **ret,
+                         struct bx_error **err)
+{
+        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
+        char *secret = NULL;
+        int r;
+
+        if (bx_creds_read_secret(s->harbor_password_file, &secret, err) < 0)
+                return bx_error_wrap(err, "[harbor] password_file");
+        o.base_url = s->harbor_url;
+        o.ca_file = s->harbor_ca;
+        o.username = s->harbor_username;
+        o.secret = secret;
+        r = bx_harbor_new(&o, ret, err);
+        wipe_free(secret);
+        return r;
+}
+
+/* Append a PEM file to the bundle, on a line of its own. */
+static int append_pem(struct bx_buf *b, const char *path, struct bx_error **err)
+{
+        char *data = NULL;
+        size_t len;
+
+        if (bx_read_file(path, 1u << 20, &data, &len, err) < 0)
+                return -1;
+        if (b->len && b->buf[b->len - 1] != '\n')
+                bx_buf_addch(b, '\n');
+        bx_buf_add(b, data, len);
+        free(data);
+        return 0;
+}
+
 int bx_creds_ca_bundle(const struct bx_settings *s, const char *path, struct bx_error **err)
 {
         struct bx_buf b = BX_BUF_INIT(64u << 20);
-        char *data = NULL;
-        size_t i, len, n = 0;
-        int r;
+        size_t i, n = 0;
+        int r = 0;
 
         for (i = 0; i < s->n_registries; i++)
                 if (s->registries[i].ca)
                         n++;
-        if (n == 0)
+        if (n == 0 && !s->harbor_ca)
                 return 1;
-        if (bx_read_file(SYSTEM_CA_BUNDLE, 16u << 20, &data, &len, err) == 0) {
-                bx_buf_add(&b, data, len);
-                free(data);
-        } else {
-                /* No system bundle (ca-certificates missing): the configured CAs alone. */
-                bx_error_clear(err);
-        }
-        for (i = 0; i < s->n_registries; i++) {
-                const char *ca = s->registries[i].ca;
-
-                if (!ca)
-                        continue;
-                if (bx_read_file(ca, 1u << 20, &data, &len, err) < 0) {
-                        bx_buf_release(&b);
-                        return bx_error_wrap(err, "CA bundle");
-                }
-                if (b.len && b.buf[b.len - 1] != '\n')
-                        bx_buf_addch(&b, '\n');
-                bx_buf_add(&b, data, len);
-                free(data);
-        }
-        r = bx_write_file(path, b.buf, b.len, 0644, err);
+        /* No system bundle (ca-certificates missing): the configured CAs alone. */
+        if (access(SYSTEM_CA_BUNDLE, R_OK) == 0)
+                r = append_pem(&b, SYSTEM_CA_BUNDLE, err);
+        for (i = 0; r == 0 && i < s->n_registries; i++)
+                if (s->registries[i].ca)
+                        r = append_pem(&b, s->registries[i].ca, err);
+        /* Usually also a [[registry]] CA already; a duplicate certificate is harmless. */
+        if (r == 0 && s->harbor_ca)
+                r = append_pem(&b, s->harbor_ca, err);
+        if (r == 0)
+                r = bx_write_file(path, b.buf, b.len, 0644, err);
         bx_buf_release(&b);
         return r < 0 ? bx_error_wrap(err, "CA bundle") : 0;
 }

@@ -12,7 +12,9 @@
 #include "buf.h"
 #include "buildx.h"
 #include "cgroup.h"
+#include "creds.h"
 #include "docker.h"
+#include "harbor.h"
 #include "cleanup.h"
 #include "error.h"
 #include "job.h"
@@ -94,6 +96,60 @@ static void remove_builder(struct sweep *sw)
         bx_strv_release(&env);
 }
 
+/*
+ * The job's Harbor robot outlives the job by days unless it is deleted here:
+ * by the id recorded after it was created, or -- when prepare died between
+ * create and record -- by the name recorded before.
+ */
+static int delete_robot(const struct bx_ctx *ctx, struct bx_harbor *h, struct bx_error **err)
+{
+        const struct bx_job *job = ctx->job;
+        _cleanup_free_ char *name = bx_job_record_get(job, "harbor_robot");
+        _cleanup_free_ char *id_s = bx_job_record_get(job, "harbor_robot_id");
+        _cleanup_free_ char *pid_s = bx_job_record_get(job, "harbor_project_id");
+        _cleanup_free_ char *project = bx_job_record_get(job, "harbor_project");
+        int64_t id = 0, project_id = 0;
+        int r;
+
+        if (id_s && bx_parse_int64(id_s, &id) == 0 && id > 0)
+                return bx_harbor_robot_delete(h, id, err);
+        if (!(pid_s && bx_parse_int64(pid_s, &project_id) == 0 && project_id > 0) &&
+            bx_harbor_project_id(h, project, &project_id, err) < 0)
+                return -1;
+        r = bx_harbor_robot_find(h, project_id, name, &id, err);
+        if (r <= 0)
+                return r;
+        return bx_harbor_robot_delete(h, id, err);
+}
+
+static void remove_robot(struct sweep *sw)
+{
+        const struct bx_ctx *ctx = sw->ctx;
+        _cleanup_free_ char *name = bx_job_record_get(ctx->job, "harbor_robot");
+        _cleanup_free_ char *project = bx_job_record_get(ctx->job, "harbor_project");
+        struct bx_harbor *h = NULL;
+        struct bx_error *e = NULL;
+        int r;
+
+        if (!name || !project)
+                return;
+        if (!ctx->settings->harbor_url) {
+                bx_error_set(&e, BX_FAIL_SYSTEM, 0,
+                             "robot '%s' cannot be deleted: [harbor] is no longer configured", name);
+                step(sw, "harbor.robot", -1, e);
+                return;
+        }
+        r = bx_creds_harbor_open(ctx->settings, &h, &e);
+        if (r >= 0)
+                r = delete_robot(ctx, h, &e);
+        if (r > 0)
+                printf("deleted Harbor robot %s\n", name);
+        if (r < 0)
+                bx_error_wrap(&e, "robot '%s'", name);
+        step(sw, "harbor.robot", r, e);
+        bx_harbor_free(h);
+}
+
 static void remove_dir(struct sweep *sw, const char *what, const char *path)
 {
         struct bx_error *e = NULL;
@@ -134,6 +190,7 @@ int stage_cleanup(struct bx_ctx *ctx, struct bx_error **err)
 
         kill_processes(&sw);
         remove_builder(&sw);
+        remove_robot(&sw);
         remove_dir(&sw, "working tree", ctx->job->builds_dir);
         /* Last: the record in it is what the steps above were found by. */
         remove_dir(&sw, "job state", ctx->job->state_dir);

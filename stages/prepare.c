@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "creds.h"
 #include "docker.h"
 #include "error.h"
+#include "harbor.h"
 #include "job.h"
 #include "log.h"
 #include "settings.h"
@@ -160,6 +162,114 @@ static int setup_emulation(const struct bx_ctx *ctx, const struct bx_strv *env,
 }
 
 /*
+ * Whether this job's robot may push, and in words why (for the job log).
+ * Decided from the payload's facts, which a job cannot forge.
+ */
+static bool robot_may_push(const struct bx_harbor_rule *rule, const struct bx_job *job,
+                           char **ret_why)
+{
+        switch (rule->push) {
+        case BX_PUSH_ALWAYS:
+                *ret_why = bx_xstrdup("pull and push");
+                return true;
+        case BX_PUSH_NEVER:
+                *ret_why = bx_xasprintf("pull only: [[harbor.project]] '%s' never allows push",
+                                        rule->gitlab);
+                return false;
+        case BX_PUSH_PROTECTED:
+        default:
+                if (job->ref_protected) {
+                        *ret_why = bx_xstrdup("pull and push (protected ref)");
+                        return true;
+                }
+                *ret_why = bx_xasprintf("pull only: ref '%s' is not protected, and [[harbor.project]] "
+                                        "'%s' allows push from protected refs only",
+                                        job->ref ? job->ref : "?", rule->gitlab);
+                return false;
+        }
+}
+
+/*
+ * The job's own Harbor robot: project level, scoped to one Harbor project,
+ * named after the job.  Harbor has no lifetime shorter than a day, so the
+ * robot outlives the job unless cleanup deletes it: its name is recorded
+ * before it is created and its id right after, so a cleanup -- or a crash
+ * in between -- can always find it.
+ */
+static int setup_harbor(const struct bx_ctx *ctx, struct bx_creds *creds, struct bx_buf *summary,
+                        struct bx_error **err)
+{
+        const struct bx_settings *s = ctx->settings;
+        const struct bx_job *job = ctx->job;
+        const struct bx_harbor_rule *rule;
+        struct bx_harbor_robot robot = {0};
+        struct bx_harbor *h = NULL;
+        _cleanup_free_ char *why = NULL, *full = NULL, *desc = NULL, *id = NULL, *pid = NULL;
+        int64_t project_id = 0, old_id = 0;
+        uint64_t start = bx_now_ms();
+        bool push;
+        int r = -1;
+
+        if (!s->harbor_url)
+                return 0;
+        rule = bx_settings_harbor_rule(s, job->project_path);
+        if (!rule) {
+                bx_buf_addf(summary, "harbor:        no robot: no [[harbor.project]] matches project "
+                                     "'%s'\n",
+                            job->project_path ? job->project_path : "?");
+                return 0;
+        }
+        push = robot_may_push(rule, job, &why);
+        full = bx_xasprintf("%s+%s", rule->project, job->builder_name);
+        if (bx_job_record_set(job, "harbor_project", rule->project, err) < 0 ||
+            bx_job_record_set(job, "harbor_robot", full, err) < 0)
+                return -1;
+        if (bx_creds_harbor_open(s, &h, err) < 0)
+                return bx_error_wrap(err, "Harbor");
+        if (bx_harbor_project_id(h, rule->project, &project_id, err) < 0)
+                goto out;
+        pid = bx_xasprintf("%lld", (long long)project_id);
+        if (bx_job_record_set(job, "harbor_project_id", pid, err) < 0)
+                goto out;
+
+        desc = bx_xasprintf("buildx-executor: GitLab job %lld%s%s", (long long)job->id,
+                            job->job_url ? " " : "", job->job_url ? job->job_url : "");
+        r = bx_harbor_robot_create(h, rule->project, job->builder_name, desc, push,
+                                   s->harbor_robot_days, &robot, err);
+        if (r < 0 && (*err)->errnum == EEXIST) {
+                /* An earlier attempt of this job made it (or its answer was lost): start over. */
+                bx_error_clear(err);
+                if (bx_harbor_robot_find(h, project_id, full, &old_id, err) < 0 ||
+                    (old_id && bx_harbor_robot_delete(h, old_id, err) < 0))
+                        goto out;
+                r = bx_harbor_robot_create(h, rule->project, job->builder_name, desc, push,
+                                           s->harbor_robot_days, &robot, err);
+        }
+        if (r < 0)
+                goto out;
+        id = bx_xasprintf("%lld", (long long)robot.id);
+        r = bx_job_record_set(job, "harbor_robot_id", id, err);
+        if (r < 0)
+                goto out;
+        bx_record_event(ctx->rec, "harbor.robot", "ok", (int64_t)(bx_now_ms() - start), NULL,
+                        "robot", robot.name, "robot_id", id, "harbor_project", rule->project,
+                        "push", push ? "yes" : "no", NULL);
+        bx_creds_add(creds, s->harbor_registry, robot.name, robot.secret);
+        bx_buf_addf(summary, "harbor:        robot %s, %s\n", robot.name, why);
+        bx_buf_addf(summary, "registry:      %s (the job's Harbor robot)\n", s->harbor_registry);
+        r = 0;
+out:
+        if (r < 0) {
+                bx_record_event(ctx->rec, "harbor.robot", "error", (int64_t)(bx_now_ms() - start),
+                                *err, "robot", full, NULL);
+                bx_error_wrap(err, "Harbor robot for project '%s'", rule->project);
+        }
+        bx_harbor_robot_release(&robot);
+        bx_harbor_free(h);
+        return r;
+}
+
+/*
  * The job's registry credentials, decided here from trusted facts (the
  * payload's project path and protected flag) and written to the job's own
  * config.json.  The job log says which registries the job can log in to --
@@ -177,16 +287,23 @@ static int setup_credentials(const struct bx_ctx *ctx, struct bx_buf *summary,
 
         r = bx_creds_add_static(&creds, ctx->settings, job->project_path, job->ref_protected,
                                 &notes, err);
+        if (r >= 0)
+                r = setup_harbor(ctx, &creds, summary, err);
         if (r >= 0 && job->ci_registry)
                 bx_creds_add(&creds, job->ci_registry, job->ci_registry_user,
                              job->ci_registry_password);
         if (r >= 0)
                 r = bx_creds_write_docker_config(&creds, job->docker_config, err);
-        for (i = 0; r >= 0 && i < creds.n; i++)
-                bx_buf_addf(summary, "registry:      %s (%s)\n", creds.items[i].host,
-                            job->ci_registry && strcmp(creds.items[i].host, job->ci_registry) == 0
+        for (i = 0; r >= 0 && i < creds.n; i++) {
+                const char *host = creds.items[i].host;
+
+                if (ctx->settings->harbor_url && strcmp(host, ctx->settings->harbor_registry) == 0)
+                        continue; /* said with the robot */
+                bx_buf_addf(summary, "registry:      %s (%s)\n", host,
+                            job->ci_registry && strcmp(host, job->ci_registry) == 0
                                     ? "the job's CI_REGISTRY credentials"
                                     : "static credentials");
+        }
         for (i = 0; i < notes.n; i++)
                 bx_buf_addf(summary, "registry:      %s\n", notes.v[i]);
         bx_creds_release(&creds);

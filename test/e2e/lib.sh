@@ -183,3 +183,80 @@ e2e_run_retrying_known_flake() {
   fi
   return 1
 }
+
+# --- Harbor: the stand-in (robot API and token service) on harbor.test:9443,
+# and a real registry on harbor.test:5444 that trusts only its tokens.
+HARBOR_URL=https://$BX_TEST_HARBOR_HOST:9443
+HARBOR_REGISTRY=$BX_TEST_HARBOR_HOST:$BX_TEST_HARBOR_PORT
+
+harbor_up() {
+  local dir=$E2E_WORK/harbor
+  mkdir -p "$dir/state" "$dir/storage"
+  chmod 700 "$dir"
+  HARBOR_ADMIN_PASSWORD_FILE=$dir/admin-password
+  (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$HARBOR_ADMIN_PASSWORD_FILE")
+  setsid "$BX_SOURCE_DIR/test/fakes/harbor-standin" --listen "$BX_TEST_HARBOR_IP:9443" \
+    --tls-cert "$BX_TEST_SERVER_CERT" --tls-key "$BX_TEST_SERVER_KEY" --state-dir "$dir/state" \
+    --admin-password-file "$HARBOR_ADMIN_PASSWORD_FILE" --projects demo,other \
+    "$@" >"$dir/standin.log" 2>&1 </dev/null &
+  HARBOR_PID=$!
+  local i
+  for i in $(seq 100); do
+    [ -s "$dir/state/ready" ] && break
+    sleep 0.1
+  done
+  [ -s "$dir/state/ready" ] || { echo "harbor stand-in did not start:"; cat "$dir/standin.log"; return 1; }
+  bash "$BX_SOURCE_DIR/test/env/registry.sh" start-token harbor "$BX_TEST_HARBOR_IP" "$BX_TEST_HARBOR_PORT" \
+    "$HARBOR_URL/service/token" harbor-token-issuer harbor-registry "$dir/state/token.crt" \
+    "$dir/storage" >/dev/null
+}
+
+harbor_down() {
+  [ -n "${HARBOR_PID:-}" ] && kill "$HARBOR_PID" 2>/dev/null && wait "$HARBOR_PID" 2>/dev/null
+  HARBOR_PID=
+  bash "$BX_SOURCE_DIR/test/env/registry.sh" stop harbor >/dev/null 2>&1 || true
+}
+
+# The stand-in's control API (loopback only, X-Standin-Control header).
+harbor_control() {
+  local method=$1 path=$2
+  shift 2
+  curl -sS --cacert "$BX_TEST_CA" -X "$method" -H 'X-Standin-Control: 1' \
+    -H 'Content-Type: application/json' "$@" "$HARBOR_URL$path"
+}
+
+# Settings lines for a driver that makes robots in Harbor project 'demo' for group/*.
+harbor_settings() {
+  echo '[harbor]'
+  echo "url = \"$HARBOR_URL\""
+  echo "registry = \"$HARBOR_REGISTRY\""
+  echo "ca = \"$BX_TEST_CA\""
+  echo 'username = "admin"'
+  echo "password_file = \"${1:-$HARBOR_ADMIN_PASSWORD_FILE}\""
+  echo '[[harbor.project]]'
+  echo 'gitlab = "group/*"'
+  echo 'harbor = "demo"'
+}
+
+# Point the seed's job at Harbor (and its ref's protection at $1).
+harbor_job() {
+  python3 - "$E2E_WORK/job.json" "$HARBOR_REGISTRY" "$1" <<'PY'
+import json, sys
+path, registry, protected = sys.argv[1], sys.argv[2], sys.argv[3] == "true"
+job = json.load(open(path))
+job["ref_protected"] = protected
+for v in job["variables"]:
+    if v["key"] == "HARBOR_HOST":
+        v["value"] = registry
+json.dump(job, open(path, "w"))
+PY
+}
+
+# robots_alive: names of the stand-in's robots that are not deleted.
+robots_alive() {
+  harbor_control GET /_standin/robots | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rows = d["robots"] if isinstance(d, dict) else d
+print("\n".join(r["name"] for r in rows if not r.get("deleted")))'
+}
