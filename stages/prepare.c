@@ -221,15 +221,15 @@ static int setup_harbor(const struct bx_ctx *ctx, struct bx_creds *creds, struct
         }
         push = robot_may_push(rule, job, &why);
         full = bx_xasprintf("%s+%s", rule->project, job->builder_name);
-        if (bx_job_record_set(job, "harbor_project", rule->project, err) < 0 ||
-            bx_job_record_set(job, "harbor_robot", full, err) < 0)
-                return -1;
         if (bx_creds_harbor_open(s, &h, err) < 0)
                 return bx_error_wrap(err, "Harbor");
         if (bx_harbor_project_id(h, rule->project, &project_id, err) < 0)
                 goto out;
+        /* From here on a robot may exist: record what finds it before asking for it. */
         pid = bx_xasprintf("%lld", (long long)project_id);
-        if (bx_job_record_set(job, "harbor_project_id", pid, err) < 0)
+        if (bx_job_record_set(job, "harbor_project", rule->project, err) < 0 ||
+            bx_job_record_set(job, "harbor_project_id", pid, err) < 0 ||
+            bx_job_record_set(job, "harbor_robot", full, err) < 0)
                 goto out;
 
         desc = bx_xasprintf("buildx-executor: GitLab job %lld%s%s", (long long)job->id,
