@@ -21,7 +21,7 @@ DEB_DIR=$BX_STATE/debs
 BOOKWORM_PKGS=(
     build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libuv1-dev
     libssl-dev libgit2-dev libcmocka-dev git openssl ca-certificates curl python3
-    iproute2 procps psmisc
+    iproute2 procps psmisc strace
     containerd runc tini iptables adduser sysvinit-utils libsystemd0 init-system-helpers
     qemu-user-static docker-registry apache2-utils busybox-static
 )
