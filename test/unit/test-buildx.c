@@ -991,13 +991,14 @@ static void test_live_remove_sweeps_exact_names(void **state)
         const char *create_other[] = {"docker", "create", "--name", octr, "-v",
                                       omnt,     image,    "/none",  NULL};
         const char *rmi[] = {"docker", "rmi", image, NULL};
-        char *gone = bx_xasprintf("%s/gone", l->dir);
+        char *gone = NULL;
         struct stat st;
 
         if (!have_docker(&l->docker)) {
                 settings_free(s);
                 skip();
         }
+        gone = bx_xasprintf("%s/gone", l->dir);
         /*
          * What a builder that never finished bootstrapping leaves: its container holding
          * its state volume.  Builder "N" owns buildx_buildkit_N0 and ..._N0_state; builder
