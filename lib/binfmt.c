@@ -465,19 +465,6 @@ static uint64_t timeout_ms(const struct bx_settings *s)
         return s->bootstrap_timeout > 0 ? (uint64_t)s->bootstrap_timeout * 1000 : 120000;
 }
 
-/* Last line of the binfmt image's stderr, for the message. */
-static char *last_line(const struct bx_buf *b)
-{
-        const char *end = b->buf + b->len, *start;
-
-        while (end > b->buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-                end--;
-        start = end;
-        while (start > b->buf && start[-1] != '\n')
-                start--;
-        return bx_xstrndup(start, (size_t)(end - start));
-}
-
 static int run_image(const struct bx_settings *s, const struct bx_strv *archs,
                      const struct bx_strv *env, struct bx_error **err)
 {
@@ -498,7 +485,7 @@ static int run_image(const struct bx_settings *s, const struct bx_strv *archs,
         p.new_group = true;
         status = bx_proc_run(&p, err);
         if (status > 0) {
-                _cleanup_free_ char *line = last_line(&p.errout);
+                _cleanup_free_ char *line = bx_proc_last_line(&p.errout);
 
                 if (p.timed_out)
                         bx_error_set(err, BX_FAIL_SYSTEM, 0,

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -13,12 +12,14 @@
 #include "cleanup.h"
 #include "docker.h"
 #include "error.h"
+#include "http.h"
 #include "util.h"
 #include "banned.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
 #define TOTAL_TIMEOUT_MS 60000L
 #define BODY_MAX (8u << 20)
+#define MESSAGE_MAX 300
 /* The newest API version this module was written against (Docker 24). */
 #define API_MAJOR_MAX 1
 #define API_MINOR_MAX 43
@@ -39,8 +40,8 @@ struct bx_docker {
 struct response {
         long status;
         struct bx_buf body;
-        bool too_big;
-        char api_version[16]; /* the Api-Version header, if any */
+        struct bx_http_body sink; /* into body */
+        char api_version[16];     /* the Api-Version header, if any */
 };
 
 static void response_release(struct response *r)
@@ -94,40 +95,14 @@ const char *bx_docker_socket(const struct bx_docker *d)
         return d->socket;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
         struct response *r = userdata;
         size_t n = size * nmemb;
+        _cleanup_free_ char *v = bx_http_header_value(data, n, "api-version:");
 
-        if (bx_buf_add(&r->body, data, n) < 0) {
-                r->too_big = true;
-                return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-        }
-        return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        static const char name[] = "api-version:";
-        struct response *r = userdata;
-        size_t n = size * nmemb, i, len;
-        const char *v;
-
-        if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-                v = data + sizeof(name) - 1;
-                len = n - (sizeof(name) - 1);
-                while (len && (*v == ' ' || *v == '\t')) {
-                        v++;
-                        len--;
-                }
-                while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-                        len--;
-                if (len < sizeof(r->api_version)) {
-                        for (i = 0; i < len; i++)
-                                r->api_version[i] = v[i];
-                        r->api_version[len] = '\0';
-                }
-        }
+        if (v && strlen(v) < sizeof(r->api_version))
+                memcpy(r->api_version, v, strlen(v) + 1);
         return n;
 }
 
@@ -136,23 +111,12 @@ static char *error_message(const struct bx_buf *body)
 {
         _cleanup_(cJSON_Delete_p) cJSON *doc = NULL;
         const cJSON *m;
-        const char *s;
-        char *out;
-        size_t i, n;
 
         doc = cJSON_ParseWithLength(body->buf, body->len);
         m = cJSON_GetObjectItemCaseSensitive(doc, "message");
-        s = cJSON_IsString(m) && m->valuestring ? m->valuestring : body->buf;
-        n = strlen(s);
-        if (n > 300)
-                n = 300;
-        out = bx_xstrndup(s, n);
-        for (i = 0; i < n; i++)
-                if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-                        out[i] = ' ';
-        while (n && out[n - 1] == ' ')
-                out[--n] = '\0';
-        return out;
+        return bx_http_one_line(
+            bx_xstrdup(cJSON_IsString(m) && m->valuestring ? m->valuestring : body->buf),
+            MESSAGE_MAX);
 }
 
 /*
@@ -171,7 +135,8 @@ static int exchange(struct bx_docker *d, const char *method, const char *path, c
         curl_easy_reset(d->curl);
         bx_buf_init(&r->body, BODY_MAX);
         r->status = 0;
-        r->too_big = false;
+        r->sink.buf = &r->body;
+        r->sink.too_big = false;
         r->api_version[0] = '\0';
 
         curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
@@ -182,8 +147,8 @@ static int exchange(struct bx_docker *d, const char *method, const char *path, c
         curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
         curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
         curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, bx_http_body_cb);
+        curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &r->sink);
         curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, r);
         hdrs = curl_slist_append(hdrs, "Accept: application/json");
@@ -200,7 +165,7 @@ static int exchange(struct bx_docker *d, const char *method, const char *path, c
         /* The handle must not keep pointers into this stack frame. */
         curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, NULL);
-        if (r->too_big) {
+        if (r->sink.too_big) {
                 response_release(r);
                 return bx_error_set(err, BX_FAIL_SYSTEM, 0,
                                     "docker engine at '%s': %s: response larger than %u bytes",
@@ -404,16 +369,19 @@ int bx_docker_info(struct bx_docker *d, struct bx_docker_info *ret, struct bx_er
         return 0;
 }
 
-/* DELETE something that may already be gone: 1 removed, 0 absent, -1 error. */
-static int remove_by_path(struct bx_docker *d, const char *path, const char *what,
-                          struct bx_error **err)
+/*
+ * METHOD path, where 404 means "not there": 1 on 200 or `also_ok`, 0 on 404,
+ * -1 with *err set otherwise.
+ */
+static int found(struct bx_docker *d, const char *method, const char *path, long also_ok,
+                 const char *what, struct bx_error **err)
 {
         struct response r = {0};
         int ret;
 
-        if (request(d, "DELETE", path, NULL, what, &r, err) < 0)
+        if (request(d, method, path, NULL, what, &r, err) < 0)
                 return -1;
-        if (r.status == 204 || r.status == 200)
+        if (r.status == 200 || r.status == also_ok)
                 ret = 1;
         else if (r.status == 404)
                 ret = 0;
@@ -421,6 +389,13 @@ static int remove_by_path(struct bx_docker *d, const char *path, const char *wha
                 ret = http_error(d, what, &r, err);
         response_release(&r);
         return ret;
+}
+
+/* DELETE something that may already be gone: 1 removed, 0 absent, -1 error. */
+static int remove_by_path(struct bx_docker *d, const char *path, const char *what,
+                          struct bx_error **err)
+{
+        return found(d, "DELETE", path, 204, what, err);
 }
 
 int bx_docker_container_remove(struct bx_docker *d, const char *name, struct bx_error **err)
@@ -603,20 +578,9 @@ int bx_docker_image_exists(struct bx_docker *d, const char *ref, struct bx_error
 {
         _cleanup_free_ char *what = bx_xasprintf("inspect image '%s'", ref);
         _cleanup_free_ char *path = NULL;
-        struct response r = {0};
-        int ret;
 
         if (!valid_ref(ref))
                 return bx_error_set(err, BX_FAIL_SYSTEM, 0, "invalid image reference '%s'", ref);
         path = bx_xasprintf("/images/%s/json", ref);
-        if (request(d, "GET", path, NULL, what, &r, err) < 0)
-                return -1;
-        if (r.status == 200)
-                ret = 1;
-        else if (r.status == 404)
-                ret = 0;
-        else
-                ret = http_error(d, what, &r, err);
-        response_release(&r);
-        return ret;
+        return found(d, "GET", path, 200, what, err);
 }

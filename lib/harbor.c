@@ -117,22 +117,13 @@ static char *harbor_message(const struct bx_buf *body)
 {
         _cleanup_(cJSON_Delete_p) cJSON *doc = NULL;
         const cJSON *m;
-        char *line;
-        size_t i, n;
 
         doc = cJSON_ParseWithLength(body->buf, body->len);
         m = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0), "message");
-        line = bx_http_redact(cJSON_IsString(m) && m->valuestring ? m->valuestring : body->buf);
-        n = strlen(line);
-        if (n > MESSAGE_MAX)
-                line[n = MESSAGE_MAX] = '\0';
-        for (i = 0; i < n; i++)
-                if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-                        line[i] = ' ';
-        while (n && line[n - 1] == ' ')
-                line[--n] = '\0';
-        return line;
+        return bx_http_one_line(
+            bx_http_redact(cJSON_IsString(m) && m->valuestring ? m->valuestring : body->buf),
+            MESSAGE_MAX);
 }
 
 /* Set the errnum of *err for callers, without strerror()'s text in the message. */
@@ -224,16 +215,14 @@ int bx_harbor_ping(struct bx_harbor *h, struct bx_error **err)
         return ret;
 }
 
-/* HEAD /projects?project_name=: 1 exists, 0 not, -1 error. */
-static int project_exists(struct bx_harbor *h, const char *name, struct bx_error **err)
+/* METHOD path, where 404 means "not there": 1 on 200, 0 on 404, -1 with *err set. */
+static int found(struct bx_harbor *h, const char *method, const char *path, const char *what,
+                 struct bx_error **err)
 {
-        _cleanup_free_ char *esc = bx_http_escape(name);
-        _cleanup_free_ char *path = bx_xasprintf(API "/projects?project_name=%s", esc);
-        _cleanup_free_ char *what = bx_xasprintf("read project '%s'", name);
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
         int ret;
 
-        if (bx_http_request(h->http, "HEAD", path, NULL, &r, err) < 0)
+        if (bx_http_request(h->http, method, path, NULL, &r, err) < 0)
                 return -1;
         if (r.status == 200)
                 ret = 1;
@@ -243,6 +232,16 @@ static int project_exists(struct bx_harbor *h, const char *name, struct bx_error
                 ret = status_error(h, &r, what, err);
         bx_http_response_release(&r);
         return ret;
+}
+
+/* HEAD /projects?project_name=: 1 exists, 0 not, -1 error. */
+static int project_exists(struct bx_harbor *h, const char *name, struct bx_error **err)
+{
+        _cleanup_free_ char *esc = bx_http_escape(name);
+        _cleanup_free_ char *path = bx_xasprintf(API "/projects?project_name=%s", esc);
+        _cleanup_free_ char *what = bx_xasprintf("read project '%s'", name);
+
+        return found(h, "HEAD", path, what, err);
 }
 
 int bx_harbor_project_id(struct bx_harbor *h, const char *name, int64_t *ret_id,
@@ -508,21 +507,10 @@ int bx_harbor_robot_find(struct bx_harbor *h, int64_t project_id, const char *na
 int bx_harbor_robot_delete(struct bx_harbor *h, int64_t id, struct bx_error **err)
 {
         _cleanup_free_ char *path = NULL, *what = NULL;
-        struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        int ret;
 
         if (id <= 0)
                 return bx_error_set(err, BX_FAIL_SYSTEM, 0, "invalid Harbor robot id %" PRId64, id);
         path = bx_xasprintf(API "/robots/%" PRId64, id);
         what = bx_xasprintf("delete robot account %" PRId64, id);
-        if (bx_http_request(h->http, "DELETE", path, NULL, &r, err) < 0)
-                return -1;
-        if (r.status == 200)
-                ret = 1;
-        else if (r.status == 404)
-                ret = 0;
-        else
-                ret = status_error(h, &r, what, err);
-        bx_http_response_release(&r);
-        return ret;
+        return found(h, "DELETE", path, what, err);
 }

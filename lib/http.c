@@ -54,7 +54,7 @@ struct bx_http {
 /* The state of one attempt, shared with curl's callbacks. */
 struct attempt {
         struct bx_http_response *r;
-        bool too_big;
+        struct bx_http_body body; /* into r->body */
 };
 
 static void wipe_free(char *s)
@@ -242,20 +242,19 @@ void bx_http_response_release_wipe(struct bx_http_response *r)
         bx_http_response_release(r);
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+size_t bx_http_body_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
-        struct attempt *a = userdata;
+        struct bx_http_body *b = userdata;
         size_t n = size * nmemb;
 
-        if (bx_buf_add(&a->r->body, data, n) < 0) {
-                a->too_big = true;
+        if (bx_buf_add(b->buf, data, n) < 0) {
+                b->too_big = true;
                 return 0; /* makes curl fail with CURLE_WRITE_ERROR */
         }
         return n;
 }
 
-/* The value of header line `data` if its name is `name` (with the ':'), trimmed. */
-static char *header_value(const char *data, size_t n, const char *name)
+char *bx_http_header_value(const char *data, size_t n, const char *name)
 {
         size_t len = strlen(name);
         const char *v;
@@ -296,9 +295,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
                 a->r->location = a->r->total_count = a->r->content_type = NULL;
                 return n;
         }
-        set_header(&a->r->location, header_value(data, n, "location:"));
-        set_header(&a->r->total_count, header_value(data, n, "x-total-count:"));
-        set_header(&a->r->content_type, header_value(data, n, "content-type:"));
+        set_header(&a->r->location, bx_http_header_value(data, n, "location:"));
+        set_header(&a->r->total_count, bx_http_header_value(data, n, "x-total-count:"));
+        set_header(&a->r->content_type, bx_http_header_value(data, n, "content-type:"));
         return n;
 }
 
@@ -403,7 +402,8 @@ static CURLcode perform(struct bx_http *h, const char *method, const char *url,
 
         response_clear(a->r);
         bx_buf_init(&a->r->body, h->body_max);
-        a->too_big = false;
+        a->body.buf = &a->r->body;
+        a->body.too_big = false;
         errbuf[0] = '\0';
 
         /* Reset drops every option of the previous request; the connection cache stays. */
@@ -423,8 +423,8 @@ static CURLcode perform(struct bx_http *h, const char *method, const char *url,
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->body_max);
         curl_easy_setopt(c, CURLOPT_USERAGENT, BX_NAME "/" BX_VERSION);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bx_http_body_cb);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a->body);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -563,7 +563,7 @@ int bx_http_request_headers(struct bx_http *h, const char *method, const char *p
                         if (r.status != 429 && r.status < 500)
                                 break;
                         curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &retry_after);
-                } else if (a.too_big || !transient(rc)) {
+                } else if (a.body.too_big || !transient(rc)) {
                         break;
                 }
                 if (attempt >= h->attempts)
@@ -579,7 +579,7 @@ int bx_http_request_headers(struct bx_http *h, const char *method, const char *p
                 return 0;
         }
         response_clear(&r);
-        if (a.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        if (a.body.too_big || rc == CURLE_FILESIZE_EXCEEDED)
                 return bx_error_set(err, BX_FAIL_SYSTEM, 0,
                                     "the answer of '%s' (%s) is larger than %zu bytes", h->base_url,
                                     what, h->body_max);
@@ -599,6 +599,20 @@ int bx_http_request_headers(struct bx_http *h, const char *method, const char *p
                                      h->ca_file ? "'" : "");
         return bx_error_hint(err, "is the server up, and reachable from this host? (request id %s)",
                              h->request_id);
+}
+
+char *bx_http_one_line(char *text, size_t max)
+{
+        size_t i, n = strlen(text);
+
+        if (n > max)
+                text[n = max] = '\0';
+        for (i = 0; i < n; i++)
+                if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+                        text[i] = ' ';
+        while (n && text[n - 1] == ' ')
+                text[--n] = '\0';
+        return text;
 }
 
 char *bx_http_escape(const char *s)

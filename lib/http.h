@@ -2,6 +2,7 @@
 #ifndef BX_HTTP_H
 #define BX_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -169,5 +170,37 @@ char *bx_http_escape(const char *s);
  * (NULL for NULL); free() it.
  */
 char *bx_http_redact(const char *text);
+
+/*
+ * Pieces of this client for lib/'s other libcurl user (docker.c), so that
+ * both bound a body, read a header and show a server's words the same way.
+ */
+
+/*
+ * A bounded response body: bx_http_body_cb() is a CURLOPT_WRITEFUNCTION
+ * whose CURLOPT_WRITEDATA is a struct bx_http_body.  It appends what curl
+ * hands it to *buf, up to buf->max; the write that would pass it sets
+ * too_big and returns 0, which makes curl fail with CURLE_WRITE_ERROR.
+ */
+struct bx_http_body {
+        struct bx_buf *buf; /* borrowed */
+        bool too_big;
+};
+size_t bx_http_body_cb(char *data, size_t size, size_t nmemb, void *userdata);
+
+/*
+ * For a CURLOPT_HEADERFUNCTION: the value of the header line data[0..n) if
+ * its name is `name` (with the ':', "location:"; in any case), without the
+ * blanks around it and the CR LF; NULL when the name is another or the
+ * value is longer than 8 KiB.  free() it.
+ */
+char *bx_http_header_value(const char *data, size_t n, const char *name);
+
+/*
+ * Make `text` (writable: a copy of a server's error message, say) fit one
+ * line of a message, in place: cut after `max` bytes, every control
+ * character becomes a space, and trailing spaces go.  Returns text.
+ */
+char *bx_http_one_line(char *text, size_t max);
 
 #endif

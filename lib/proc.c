@@ -388,7 +388,7 @@ void bx_proc_release(struct bx_proc *p)
         bx_buf_release(&p->errout);
 }
 
-static char *last_line(const struct bx_buf *b)
+char *bx_proc_last_line(const struct bx_buf *b)
 {
         const char *end = b->buf + b->len, *start;
 
@@ -419,7 +419,7 @@ int bx_proc_capture(const char *const *argv, const struct bx_strv *env, uint64_t
         status = bx_proc_run(&p, err);
         if (status > 0) {
                 _cleanup_free_ char *name = program_name(&p);
-                _cleanup_free_ char *line = last_line(p.errout.len ? &p.errout : &p.out);
+                _cleanup_free_ char *line = bx_proc_last_line(p.errout.len ? &p.errout : &p.out);
 
                 if (p.timed_out)
                         bx_error_set(err, BX_FAIL_SYSTEM, 0,

@@ -95,4 +95,11 @@ int bx_proc_capture(const char *const *argv, const struct bx_strv *env, uint64_t
 /* "a b c" for messages; arguments are shown as they are (argv never holds secrets). */
 char *bx_proc_argv_string(const struct bx_strv *argv);
 
+/*
+ * The last line of captured output `b` that is not blank at the end (trailing
+ * CR, LF and spaces dropped), to end a message with: "" when there is none.
+ * free() it.
+ */
+char *bx_proc_last_line(const struct bx_buf *b);
+
 #endif

@@ -18,9 +18,9 @@
 #include "buf.h"
 #include "error.h"
 #include "proc.h"
+#include "testutil.h"
 #include "util.h"
-
-static char tmpdir[] = "/tmp/bx-test-config-XXXXXX";
+#include "banned.h"
 
 struct result {
         int status;
@@ -33,9 +33,8 @@ static struct result run_config(const char *settings_text, const char *job_id)
         struct bx_proc p = BX_PROC_INIT;
         struct bx_error *e = NULL;
         struct result r;
-        char *path = bx_xasprintf("%s/settings.toml", tmpdir);
+        char *path = bx_test_write_file("settings.toml", settings_text, 0644);
 
-        assert_int_equal(bx_write_file(path, settings_text, strlen(settings_text), 0644, &e), 0);
         bx_strv_push(&p.argv, BX_BUILD_DIR "/buildx-executor-config");
         bx_strv_pushl(&p.argv, "--config", path, NULL);
         bx_strv_push(&p.env, "PATH=/usr/bin:/bin");
@@ -55,13 +54,16 @@ static struct result run_config(const char *settings_text, const char *job_id)
 
 static char *settings_text(void)
 {
+        const char *dir = bx_test_tmpdir();
+
         return bx_xasprintf("[paths]\nbuilds_dir = \"%s/builds\"\ncache_dir = \"%s/cache\"\n"
                             "state_dir = \"%s/state\"\nlog_dir = \"%s/log\"\n",
-                            tmpdir, tmpdir, tmpdir, tmpdir);
+                            dir, dir, dir, dir);
 }
 
 static void test_json_shape(void **state)
 {
+        const char *dir = bx_test_tmpdir();
         char *text = settings_text();
         struct result r = run_config(text, "1001");
         cJSON *doc, *driver, *env;
@@ -73,9 +75,9 @@ static void test_json_shape(void **state)
         assert_non_null(doc);
         assert_int_equal(*end, '\0'); /* nothing after the object, not even a newline */
         assert_true(cJSON_IsObject(doc));
-        assert_true(bx_startswith(cJSON_GetObjectItem(doc, "builds_dir")->valuestring, tmpdir));
+        assert_true(bx_startswith(cJSON_GetObjectItem(doc, "builds_dir")->valuestring, dir));
         assert_non_null(strstr(cJSON_GetObjectItem(doc, "builds_dir")->valuestring, "job-1001-"));
-        assert_string_equal(cJSON_GetObjectItem(doc, "cache_dir")->valuestring + strlen(tmpdir),
+        assert_string_equal(cJSON_GetObjectItem(doc, "cache_dir")->valuestring + strlen(dir),
                             "/cache");
         assert_true(cJSON_IsFalse(cJSON_GetObjectItem(doc, "builds_dir_is_shared")));
         assert_true(cJSON_IsString(cJSON_GetObjectItem(doc, "hostname")));
@@ -138,22 +140,6 @@ static void test_hostile_job_id(void **state)
         free(text);
 }
 
-static int setup(void **state)
-{
-        (void)state;
-        return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-        struct bx_error *e = NULL;
-
-        (void)state;
-        bx_rm_rf(tmpdir, &e);
-        bx_error_free(e);
-        return 0;
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -163,5 +149,5 @@ int main(void)
                 cmocka_unit_test(test_hostile_job_id),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, bx_test_tmpdir_setup, bx_test_tmpdir_teardown);
 }

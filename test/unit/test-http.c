@@ -1,376 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "buf.h"
 #include "error.h"
 #include "http.h"
-#include "proc.h"
+#include "standin.h"
 #include "util.h"
 #include "banned.h"
-
-#ifndef BX_SOURCE_DIR
-#error "BX_SOURCE_DIR (the source tree, a string) must be defined"
-#endif
-
-#define STANDIN BX_SOURCE_DIR "/test/fakes/harbor-standin"
-#define PYTHON "/usr/bin/python3"
-#define FAST_BACKOFF_MS 10
-
-/* ---- the Harbor stand-in, with TLS from a throwaway CA ------------------ */
-
-struct standin {
-        bool up;
-        char why[256]; /* why it is not up: the tests skip with this */
-        char dir[64];
-        char ca[128];
-        char other_ca[128]; /* a CA that did not sign the server's certificate */
-        char url[64];       /* https://127.0.0.1:PORT */
-        int port;
-        pid_t pid;
-        char admin_pw[33];
-        struct bx_http *ctl; /* the control API, no credentials */
-};
-
-static const char *const control_hdr[] = {"X-Standin-Control: 1", NULL};
-
-/* Run argv (released after) quietly; 0 on exit status 0. */
-static int run_quiet(const char *dir, struct bx_strv *argv)
-{
-        struct bx_strv env = BX_STRV_INIT;
-        struct bx_error *e = NULL;
-        int r;
-
-        bx_strv_push(&env, "PATH=/usr/local/bin:/usr/bin:/bin");
-        bx_strv_pushf(&env, "HOME=%s", dir);
-        r = bx_proc_capture((const char *const *)argv->v, &env, 60000, NULL, NULL, &e);
-        if (r != 0 && e)
-                print_message("%s\n", e->msg);
-        bx_error_free(e);
-        bx_strv_release(&env);
-        bx_strv_release(argv);
-        return r;
-}
-
-/*
- * A CA, a server certificate it signs for 127.0.0.1 and harbor.test (not
- * localhost), and another CA that signed nothing.
- */
-static int make_certs(struct standin *s)
-{
-        static const char ext[] = "basicConstraints = CA:FALSE\n"
-                                  "keyUsage = critical, digitalSignature, keyEncipherment\n"
-                                  "extendedKeyUsage = serverAuth\n"
-                                  "subjectAltName = DNS:harbor.test, IP:127.0.0.1\n";
-        struct bx_strv argv = BX_STRV_INIT;
-        struct bx_error *e = NULL;
-        char extf[160];
-        int step;
-
-        snprintf(extf, sizeof(extf), "%s/ext.cnf", s->dir);
-        snprintf(s->ca, sizeof(s->ca), "%s/ca.crt", s->dir);
-        snprintf(s->other_ca, sizeof(s->other_ca), "%s/other-ca.crt", s->dir);
-        if (bx_write_file(extf, ext, strlen(ext), 0600, &e) < 0) {
-                snprintf(s->why, sizeof(s->why), "%s", e->msg);
-                bx_error_free(e);
-                return -1;
-        }
-        for (step = 0; step < 4; step++) {
-                bx_strv_pushl(&argv, "openssl", "req", "-newkey", "ec", "-pkeyopt",
-                              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", NULL);
-                switch (step) {
-                case 0:
-                        bx_strv_pushl(&argv, "-x509", "-subj", "/CN=bx-test-ca", "-addext",
-                                      "basicConstraints=critical,CA:TRUE", "-addext",
-                                      "keyUsage=critical,keyCertSign,cRLSign", "-out", s->ca, NULL);
-                        bx_strv_pushf(&argv, "-keyout=%s/ca.key", s->dir);
-                        break;
-                case 1:
-                        bx_strv_pushl(&argv, "-x509", "-subj", "/CN=bx-test-other-ca", "-out",
-                                      s->other_ca, NULL);
-                        bx_strv_pushf(&argv, "-keyout=%s/other.key", s->dir);
-                        break;
-                case 2:
-                        bx_strv_pushl(&argv, "-subj", "/CN=harbor.test", NULL);
-                        bx_strv_pushf(&argv, "-keyout=%s/server.key", s->dir);
-                        bx_strv_pushf(&argv, "-out=%s/server.csr", s->dir);
-                        break;
-                case 3:
-                        bx_strv_release(&argv);
-                        bx_strv_pushl(&argv, "openssl", "x509", "-req", "-days", "2", "-CA", s->ca,
-                                      "-CAcreateserial", "-extfile", extf, NULL);
-                        bx_strv_pushf(&argv, "-CAkey=%s/ca.key", s->dir);
-                        bx_strv_pushf(&argv, "-CAserial=%s/ca.srl", s->dir);
-                        bx_strv_pushf(&argv, "-in=%s/server.csr", s->dir);
-                        bx_strv_pushf(&argv, "-out=%s/server.crt", s->dir);
-                        break;
-                }
-                if (run_quiet(s->dir, &argv) != 0) {
-                        snprintf(s->why, sizeof(s->why), "openssl failed (step %d)", step);
-                        return -1;
-                }
-        }
-        return 0;
-}
-
-static int standin_start(struct standin *s, const char *projects)
-{
-        char cert[128], key[128], pwfile[128], state[128], ready[160], log[128];
-        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
-        struct bx_error *e = NULL;
-        unsigned char raw[16];
-        char *data = NULL;
-        cJSON *doc;
-        int fd, i, status;
-        FILE *f;
-
-        if (access(PYTHON, X_OK) != 0) {
-                snprintf(s->why, sizeof(s->why), "%s not found: the Harbor stand-in needs it",
-                         PYTHON);
-                return -1;
-        }
-        snprintf(s->dir, sizeof(s->dir), "/tmp/bx-test-http.XXXXXX");
-        if (!mkdtemp(s->dir)) {
-                snprintf(s->why, sizeof(s->why), "mkdtemp: %s", strerror(errno));
-                return -1;
-        }
-        if (make_certs(s) < 0)
-                return -1;
-
-        f = fopen("/dev/urandom", "re");
-        if (!f || fread(raw, 1, sizeof(raw), f) != sizeof(raw)) {
-                snprintf(s->why, sizeof(s->why), "cannot read /dev/urandom");
-                if (f)
-                        fclose(f);
-                return -1;
-        }
-        fclose(f);
-        for (i = 0; i < 16; i++)
-                snprintf(s->admin_pw + 2 * i, 3, "%02x", raw[i]);
-        snprintf(pwfile, sizeof(pwfile), "%s/admin.pw", s->dir);
-        if (bx_write_file(pwfile, s->admin_pw, strlen(s->admin_pw), 0600, &e) < 0) {
-                snprintf(s->why, sizeof(s->why), "%s", e->msg);
-                bx_error_free(e);
-                return -1;
-        }
-        snprintf(cert, sizeof(cert), "%s/server.crt", s->dir);
-        snprintf(key, sizeof(key), "%s/server.key", s->dir);
-        snprintf(state, sizeof(state), "%s/state", s->dir);
-        snprintf(ready, sizeof(ready), "%s/state/ready", s->dir);
-        snprintf(log, sizeof(log), "%s/standin.log", s->dir);
-
-        {
-                /* Everything the child needs is ready before fork(). */
-                char *const argv[] = {(char *)STANDIN,
-                                      (char *)"--listen",
-                                      (char *)"127.0.0.1:0",
-                                      (char *)"--tls-cert",
-                                      cert,
-                                      (char *)"--tls-key",
-                                      key,
-                                      (char *)"--state-dir",
-                                      state,
-                                      (char *)"--admin-user",
-                                      (char *)"admin",
-                                      (char *)"--admin-password-file",
-                                      pwfile,
-                                      (char *)"--projects",
-                                      (char *)projects,
-                                      NULL};
-
-                fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (fd < 0) {
-                        snprintf(s->why, sizeof(s->why), "%s: %s", log, strerror(errno));
-                        return -1;
-                }
-                s->pid = fork();
-                if (s->pid == 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                        execv(argv[0], argv);
-                        _exit(127);
-                }
-                close(fd);
-                if (s->pid < 0) {
-                        snprintf(s->why, sizeof(s->why), "fork: %s", strerror(errno));
-                        return -1;
-                }
-        }
-
-        for (i = 0; i < 300 && access(ready, F_OK) != 0; i++) {
-                if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-                        s->pid = 0;
-                        snprintf(s->why, sizeof(s->why), "the stand-in exited at start (see %s)",
-                                 log);
-                        return -1;
-                }
-                usleep(50000);
-        }
-        if (bx_read_file(ready, 65536, &data, NULL, &e) < 0) {
-                snprintf(s->why, sizeof(s->why), "the stand-in is not ready: %s", e->msg);
-                bx_error_free(e);
-                return -1;
-        }
-        doc = cJSON_Parse(data);
-        free(data);
-        s->port = cJSON_GetObjectItemCaseSensitive(doc, "port")
-                      ? cJSON_GetObjectItemCaseSensitive(doc, "port")->valueint
-                      : 0;
-        cJSON_Delete(doc);
-        if (s->port <= 0) {
-                snprintf(s->why, sizeof(s->why), "no port in %s", ready);
-                return -1;
-        }
-        snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", s->port);
-        o.base_url = s->url;
-        o.ca_file = s->ca;
-        o.attempts = 1;
-        if (bx_http_new(&o, &s->ctl, &e) < 0) {
-                snprintf(s->why, sizeof(s->why), "control client: %s", e->msg);
-                bx_error_free(e);
-                return -1;
-        }
-        s->up = true;
-        return 0;
-}
-
-static void standin_stop(struct standin *s)
-{
-        struct bx_error *e = NULL;
-        int i, status;
-
-        s->ctl = bx_http_free(s->ctl);
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                for (i = 0; i < 100; i++) {
-                        if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-                                break;
-                        usleep(50000);
-                }
-                if (i == 100) {
-                        kill(s->pid, SIGKILL);
-                        waitpid(s->pid, &status, 0);
-                }
-                s->pid = 0;
-        }
-        if (s->dir[0] && !getenv("KEEP")) {
-                bx_rm_rf(s->dir, &e);
-                bx_error_free(e);
-        } else if (s->dir[0]) {
-                print_message("kept %s\n", s->dir);
-        }
-}
-
-/* A control request that must answer 200; returns the parsed body (caller frees). */
-static cJSON *control(struct standin *s, const char *method, const char *path, const char *json)
-{
-        struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        struct bx_error *e = NULL;
-        cJSON *doc;
-
-        if (bx_http_request_headers(s->ctl, method, path, control_hdr, json, &r, &e) < 0)
-                fail_msg("control %s %s: %s", method, path, e->msg);
-        if (r.status != 200)
-                fail_msg("control %s %s: HTTP %ld: %s", method, path, r.status, r.body.buf);
-        doc = cJSON_Parse(r.body.buf);
-        bx_http_response_release(&r);
-        assert_non_null(doc);
-        return doc;
-}
-
-static void arm(struct standin *s, const char *fault_json)
-{
-        cJSON_Delete(control(s, "POST", "/_standin/faults", fault_json));
-}
-
-static int64_t read_last_seq(struct standin *s)
-{
-        cJSON *doc = control(s, "GET", "/_standin/requests?since=999999999", NULL);
-        int64_t n = (int64_t)cJSON_GetObjectItemCaseSensitive(doc, "last_seq")->valuedouble;
-
-        cJSON_Delete(doc);
-        return n;
-}
-
-/* The sequence number of the latest logged request, once earlier ones are all logged. */
-static int64_t last_seq(struct standin *s)
-{
-        int64_t a = read_last_seq(s), b;
-        int i;
-
-        for (i = 0; i < 20; i++) {
-                usleep(20000);
-                b = read_last_seq(s);
-                if (a == b)
-                        break;
-                a = b;
-        }
-        return a;
-}
-
-/*
- * How many requests METHOD PATH the stand-in saw after `since`; with
- * request_id, each must carry it.  The stand-in logs a request just after it
- * answered, so wait (up to 1 s) for `want` to show up, and a little for any
- * straggler when want is 0.
- */
-static int count_seen(struct standin *s, int64_t since, const char *method, const char *path,
-                      const char *request_id)
-{
-        char q[64];
-        cJSON *doc;
-        const cJSON *e;
-        int n = 0;
-
-        snprintf(q, sizeof(q), "/_standin/requests?since=%lld", (long long)since);
-        doc = control(s, "GET", q, NULL);
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "requests"))
-        {
-                const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "method");
-                const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path");
-                const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "request_id");
-
-                if (!bx_streq(cJSON_GetStringValue(m), method) ||
-                    !bx_streq(cJSON_GetStringValue(p), path))
-                        continue;
-                if (request_id && !bx_streq(cJSON_GetStringValue(id), request_id))
-                        fail_msg("%s %s carried request id '%s', not '%s'", method, path,
-                                 cJSON_GetStringValue(id), request_id);
-                n++;
-        }
-        cJSON_Delete(doc);
-        return n;
-}
-
-static int seen(struct standin *s, int64_t since, const char *method, const char *path,
-                const char *request_id, int want)
-{
-        int i, n = 0;
-
-        for (i = 0; i < 40; i++) {
-                n = count_seen(s, since, method, path, request_id);
-                if (n > want || (n == want && (want > 0 || i >= 4)))
-                        break;
-                usleep(25000);
-        }
-        return n;
-}
 
 static struct standin the_standin;
 
@@ -378,7 +25,7 @@ static int group_setup(void **state)
 {
         struct standin *s = &the_standin;
 
-        if (standin_start(s, "library,demo:7,other") < 0)
+        if (standin_start(s, "test-http", "library,demo:7,other") < 0)
                 print_message("the Harbor stand-in is not available: %s\n", s->why);
         *state = s;
         return 0;
@@ -390,39 +37,37 @@ static int group_teardown(void **state)
         return 0;
 }
 
-/* Each test starts with no faults armed. */
-static int test_setup(void **state)
-{
-        struct standin *s = *state;
-
-        if (s->up)
-                cJSON_Delete(control(s, "DELETE", "/_standin/faults", NULL));
-        return 0;
-}
-
-#define NEED_STANDIN(s)                                                                            \
-        do {                                                                                       \
-                if (!(s)->up) {                                                                    \
-                        print_message("skipped: %s\n", (s)->why);                                  \
-                        skip();                                                                    \
-                }                                                                                  \
-        } while (0)
-
+/* A client for the stand-in; it trusts `ca` (NULL: the system's CAs). */
 static struct bx_http *client(struct standin *s, const char *user, const char *secret,
                               const char *ca)
 {
-        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
+        struct bx_http_opts o = standin_http_opts(s, user, secret);
         struct bx_http *h = NULL;
         struct bx_error *e = NULL;
 
-        o.base_url = s->url;
         o.ca_file = ca;
-        o.username = user;
-        o.secret = secret;
-        o.backoff_ms = FAST_BACKOFF_MS;
         if (bx_http_new(&o, &h, &e) < 0)
                 fail_msg("bx_http_new: %s", e->msg);
         return h;
+}
+
+/*
+ * Arm `fault` (unless NULL), then send METHOD path with h: the call must get
+ * an answer, in *r (the caller releases it).  Returns the position of the
+ * stand-in's log before the call, for standin_seen().
+ */
+static int64_t answered(struct standin *s, struct bx_http *h, const char *fault, const char *method,
+                        const char *path, struct bx_http_response *r)
+{
+        struct bx_error *e = NULL;
+        int64_t since;
+
+        if (fault)
+                standin_arm(s, fault);
+        since = standin_last_seq(s);
+        if (bx_http_request(h, method, path, NULL, r, &e) < 0)
+                fail_msg("%s %s: %s", method, path, e->msg);
+        return since;
 }
 
 static void assert_no(const char *text, const char *needle)
@@ -638,11 +283,9 @@ static void test_tls_with_ca(void **state)
         int64_t since;
         size_t i;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        since = last_seq(s);
-        if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
-                fail_msg("%s", e->msg);
+        since = answered(s, h, NULL, "GET", "/api/v2.0/ping", &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body.buf, "Pong");
         assert_int_equal(r.attempts, 1);
@@ -653,7 +296,7 @@ static void test_tls_with_ca(void **state)
                 assert_non_null(strchr("0123456789abcdef", r.request_id[i]));
         assert_string_equal(r.request_id, bx_http_last_request_id(h));
         /* Harbor's log has the same id. */
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 1), 1);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 1), 1);
         bx_http_response_release(&r);
         assert_int_equal(r.status, 0);
         assert_null(r.location);
@@ -676,11 +319,11 @@ static void test_tls_untrusted(void **state)
         int64_t since;
         size_t i;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         snprintf(prefix, sizeof(prefix), "cannot reach '%s' (GET /api/v2.0/ping): ", s->url);
         for (i = 0; i < 2; i++) {
                 h = client(s, "admin", s->admin_pw, cas[i]);
-                since = last_seq(s);
+                since = standin_last_seq(s);
                 assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), -1);
                 print_message("%s\n  hint: %s\n", e->msg, e->hint);
                 assert_true(bx_startswith(e->msg, prefix));
@@ -690,7 +333,7 @@ static void test_tls_untrusted(void **state)
                 assert_non_null(strstr(e->hint, "not trusted"));
                 assert_no(e->msg, s->admin_pw);
                 assert_no(e->hint, s->admin_pw);
-                assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", NULL, 0), 0);
+                assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", NULL, 0), 0);
                 e = bx_error_free(e);
                 bx_http_free(h);
         }
@@ -699,18 +342,16 @@ static void test_tls_untrusted(void **state)
 static void test_tls_wrong_host_name(void **state)
 {
         struct standin *s = *state;
-        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
+        struct bx_http_opts o = standin_http_opts(s, NULL, NULL);
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
         struct bx_error *e = NULL;
         struct bx_http *h = NULL;
         char url[64];
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         /* The certificate names 127.0.0.1 and harbor.test, not localhost. */
         snprintf(url, sizeof(url), "https://localhost:%d", s->port);
         o.base_url = url;
-        o.ca_file = s->ca;
-        o.backoff_ms = FAST_BACKOFF_MS;
         assert_int_equal(bx_http_new(&o, &h, &e), 0);
         assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), -1);
         print_message("%s\n", e->msg);
@@ -725,21 +366,18 @@ static void test_retry_500_then_ok(void **state)
 {
         struct standin *s = *state;
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        struct bx_error *e = NULL;
         struct bx_http *h;
         int64_t since;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":500,\"count\":2}");
-        since = last_seq(s);
-        if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
-                fail_msg("%s", e->msg);
+        since = answered(s, h, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":500,\"count\":2}",
+                         "GET", "/api/v2.0/ping", &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body.buf, "Pong");
         assert_int_equal(r.attempts, 3);
         /* All three attempts carry the one id of the call. */
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 3), 3);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 3), 3);
         bx_http_response_release(&r);
         bx_http_free(h);
 }
@@ -748,19 +386,16 @@ static void test_retry_drop(void **state)
 {
         struct standin *s = *state;
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        struct bx_error *e = NULL;
         struct bx_http *h;
         int64_t since;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"drop\":true,\"count\":2}");
-        since = last_seq(s);
-        if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
-                fail_msg("%s", e->msg);
+        since = answered(s, h, "{\"path_prefix\":\"/api/v2.0/ping\",\"drop\":true,\"count\":2}",
+                         "GET", "/api/v2.0/ping", &r);
         assert_int_equal(r.status, 200);
         assert_int_equal(r.attempts, 3);
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 3), 3);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 3), 3);
         bx_http_response_release(&r);
         bx_http_free(h);
 }
@@ -773,9 +408,9 @@ static void test_drop_every_attempt(void **state)
         char prefix[128];
         struct bx_http *h;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"drop\":true,\"count\":4}");
+        standin_arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"drop\":true,\"count\":4}");
         assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), -1);
         print_message("%s\n", e->msg);
         snprintf(prefix, sizeof(prefix), "cannot reach '%s' (GET /api/v2.0/ping): ", s->url);
@@ -793,16 +428,14 @@ static void test_500_after_all_attempts(void **state)
         struct bx_http *h;
         int64_t since;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":500,\"count\":5}");
-        since = last_seq(s);
-        if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
-                fail_msg("%s", e->msg);
+        since = answered(s, h, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":500,\"count\":5}",
+                         "GET", "/api/v2.0/ping", &r);
         assert_int_equal(r.status, 500);
         assert_int_equal(r.attempts, 4);
         assert_non_null(strstr(r.body.buf, "internal server error"));
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 4), 4);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", r.request_id, 4), 4);
         bx_http_response_release(&r);
         /* One 500 is left: the next call gets it once, then Pong. */
         assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), 0);
@@ -820,10 +453,10 @@ static void test_429_retried(void **state)
         struct bx_http *h;
         uint64_t t0;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":429,\"count\":1,"
-               "\"headers\":{\"Retry-After\":\"1\"}}");
+        standin_arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":429,\"count\":1,"
+                       "\"headers\":{\"Retry-After\":\"1\"}}");
         t0 = bx_now_ms();
         if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
                 fail_msg("%s", e->msg);
@@ -839,34 +472,29 @@ static void test_4xx_not_retried(void **state)
 {
         struct standin *s = *state;
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        struct bx_error *e = NULL;
         struct bx_http *h;
         int64_t since;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, NULL, NULL, s->ca);
-        since = last_seq(s);
-        assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/nosuch", NULL, &r, &e), 0);
+        since = answered(s, h, NULL, "GET", "/api/v2.0/nosuch", &r);
         assert_int_equal(r.status, 404);
         assert_int_equal(r.attempts, 1);
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/nosuch", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/nosuch", NULL, 1), 1);
         bx_http_response_release(&r);
 
         /* Anonymous: 401, once. */
-        since = last_seq(s);
-        assert_int_equal(
-            bx_http_request(h, "HEAD", "/api/v2.0/projects?project_name=demo", NULL, &r, &e), 0);
+        since = answered(s, h, NULL, "HEAD", "/api/v2.0/projects?project_name=demo", &r);
         assert_int_equal(r.status, 401);
         assert_int_equal(r.attempts, 1);
-        assert_int_equal(seen(s, since, "HEAD", "/api/v2.0/projects", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "HEAD", "/api/v2.0/projects", NULL, 1), 1);
         bx_http_response_release(&r);
 
         /* An injected 403 is not retried either. */
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":403,\"count\":1}");
-        since = last_seq(s);
-        assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), 0);
+        since = answered(s, h, "{\"path_prefix\":\"/api/v2.0/ping\",\"status\":403,\"count\":1}",
+                         "GET", "/api/v2.0/ping", &r);
         assert_int_equal(r.status, 403);
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", NULL, 1), 1);
         bx_http_response_release(&r);
         bx_http_free(h);
 }
@@ -875,20 +503,19 @@ static void test_redirect_not_followed(void **state)
 {
         struct standin *s = *state;
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
-        struct bx_error *e = NULL;
         struct bx_http *h;
         int64_t since;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, "admin", s->admin_pw, s->ca);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/health\",\"status\":302,\"count\":1,"
-               "\"headers\":{\"Location\":\"/api/v2.0/ping\"}}");
-        since = last_seq(s);
-        assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/health", NULL, &r, &e), 0);
+        since = answered(s, h,
+                         "{\"path_prefix\":\"/api/v2.0/health\",\"status\":302,\"count\":1,"
+                         "\"headers\":{\"Location\":\"/api/v2.0/ping\"}}",
+                         "GET", "/api/v2.0/health", &r);
         assert_int_equal(r.status, 302);
         assert_string_equal(r.location, "/api/v2.0/ping");
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/health", NULL, 1), 1);
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/ping", NULL, 0), 0);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/health", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/ping", NULL, 0), 0);
         bx_http_response_release(&r);
         bx_http_free(h);
 }
@@ -909,11 +536,9 @@ static void test_methods_and_headers(void **state)
         int64_t since;
         int id;
 
-        NEED_STANDIN(s);
+        STANDIN_NEED(s);
         h = client(s, "admin", s->admin_pw, s->ca);
-        since = last_seq(s);
-        assert_int_equal(
-            bx_http_request(h, "HEAD", "/api/v2.0/projects?project_name=demo", NULL, &r, &e), 0);
+        since = answered(s, h, NULL, "HEAD", "/api/v2.0/projects?project_name=demo", &r);
         assert_int_equal(r.status, 200);
         assert_int_equal(r.body.len, 0);
         bx_http_response_release(&r);
@@ -943,7 +568,7 @@ static void test_methods_and_headers(void **state)
         assert_int_equal(bx_http_request(h, "DELETE", path, NULL, &r, &e), 0);
         assert_int_equal(r.status, 404);
         bx_http_response_release(&r);
-        assert_int_equal(seen(s, since, "POST", "/api/v2.0/robots", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "POST", "/api/v2.0/robots", NULL, 1), 1);
 
         /* A wrong password is the server's 401, an answer, not a failure. */
         bad = client(s, "admin", "wrong-password", s->ca);
@@ -958,23 +583,20 @@ static void test_methods_and_headers(void **state)
 static void test_body_limit(void **state)
 {
         struct standin *s = *state;
-        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
+        struct bx_http_opts o = standin_http_opts(s, NULL, NULL);
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
         struct bx_error *e = NULL;
         struct bx_http *h = NULL;
         int64_t since;
 
-        NEED_STANDIN(s);
-        o.base_url = s->url;
-        o.ca_file = s->ca;
+        STANDIN_NEED(s);
         o.body_max = 64;
-        o.backoff_ms = FAST_BACKOFF_MS;
         assert_int_equal(bx_http_new(&o, &h, &e), 0);
-        since = last_seq(s);
+        since = standin_last_seq(s);
         assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/health", NULL, &r, &e), -1);
         print_message("%s\n", e->msg);
         assert_true(bx_endswith(e->msg, "(GET /api/v2.0/health) is larger than 64 bytes"));
-        assert_int_equal(seen(s, since, "GET", "/api/v2.0/health", NULL, 1), 1);
+        assert_int_equal(standin_seen(s, since, "GET", "/api/v2.0/health", NULL, 1), 1);
         e = bx_error_free(e);
         /* Small answers still fit. */
         assert_int_equal(bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e), 0);
@@ -986,18 +608,15 @@ static void test_body_limit(void **state)
 static void test_timeout_retried(void **state)
 {
         struct standin *s = *state;
-        struct bx_http_opts o = BX_HTTP_OPTS_INIT;
+        struct bx_http_opts o = standin_http_opts(s, NULL, NULL);
         struct bx_http_response r = BX_HTTP_RESPONSE_INIT;
         struct bx_error *e = NULL;
         struct bx_http *h = NULL;
 
-        NEED_STANDIN(s);
-        o.base_url = s->url;
-        o.ca_file = s->ca;
+        STANDIN_NEED(s);
         o.timeout_ms = 700;
-        o.backoff_ms = FAST_BACKOFF_MS;
         assert_int_equal(bx_http_new(&o, &h, &e), 0);
-        arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"delay\":3,\"count\":1}");
+        standin_arm(s, "{\"path_prefix\":\"/api/v2.0/ping\",\"delay\":3,\"count\":1}");
         if (bx_http_request(h, "GET", "/api/v2.0/ping", NULL, &r, &e) < 0)
                 fail_msg("%s", e->msg);
         assert_int_equal(r.status, 200);
@@ -1013,19 +632,19 @@ int main(void)
             cmocka_unit_test(test_escape),
             cmocka_unit_test(test_bad_options),
             cmocka_unit_test(test_unreachable),
-            cmocka_unit_test_setup(test_tls_with_ca, test_setup),
-            cmocka_unit_test_setup(test_tls_untrusted, test_setup),
-            cmocka_unit_test_setup(test_tls_wrong_host_name, test_setup),
-            cmocka_unit_test_setup(test_retry_500_then_ok, test_setup),
-            cmocka_unit_test_setup(test_retry_drop, test_setup),
-            cmocka_unit_test_setup(test_drop_every_attempt, test_setup),
-            cmocka_unit_test_setup(test_500_after_all_attempts, test_setup),
-            cmocka_unit_test_setup(test_429_retried, test_setup),
-            cmocka_unit_test_setup(test_4xx_not_retried, test_setup),
-            cmocka_unit_test_setup(test_redirect_not_followed, test_setup),
-            cmocka_unit_test_setup(test_methods_and_headers, test_setup),
-            cmocka_unit_test_setup(test_body_limit, test_setup),
-            cmocka_unit_test_setup(test_timeout_retried, test_setup),
+            cmocka_unit_test_setup(test_tls_with_ca, standin_test_setup),
+            cmocka_unit_test_setup(test_tls_untrusted, standin_test_setup),
+            cmocka_unit_test_setup(test_tls_wrong_host_name, standin_test_setup),
+            cmocka_unit_test_setup(test_retry_500_then_ok, standin_test_setup),
+            cmocka_unit_test_setup(test_retry_drop, standin_test_setup),
+            cmocka_unit_test_setup(test_drop_every_attempt, standin_test_setup),
+            cmocka_unit_test_setup(test_500_after_all_attempts, standin_test_setup),
+            cmocka_unit_test_setup(test_429_retried, standin_test_setup),
+            cmocka_unit_test_setup(test_4xx_not_retried, standin_test_setup),
+            cmocka_unit_test_setup(test_redirect_not_followed, standin_test_setup),
+            cmocka_unit_test_setup(test_methods_and_headers, standin_test_setup),
+            cmocka_unit_test_setup(test_body_limit, standin_test_setup),
+            cmocka_unit_test_setup(test_timeout_retried, standin_test_setup),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -14,9 +14,10 @@
 #include "error.h"
 #include "job.h"
 #include "settings.h"
+#include "testutil.h"
 #include "util.h"
+#include "banned.h"
 
-static char tmpdir[] = "/tmp/bx-test-job-XXXXXX";
 static struct bx_settings *settings;
 
 static void clear_env(void)
@@ -30,11 +31,7 @@ static void clear_env(void)
 
 static char *write_response(const char *json)
 {
-        char *path = bx_xasprintf("%s/response.json", tmpdir);
-        struct bx_error *e = NULL;
-
-        assert_int_equal(bx_write_file(path, json, strlen(json), 0600, &e), 0);
-        return path;
+        return bx_test_write_file("response.json", json, 0600);
 }
 
 static void expect_bad_id(const char *value)
@@ -74,7 +71,7 @@ static void test_ids_from_env(void **state)
         assert_true(bx_startswith(job->key, "job-1001-"));
         assert_true(bx_startswith(job->builder_name, "bx-1001-"));
         assert_int_equal(strlen(job->server_hash), 8);
-        assert_true(bx_startswith(job->state_dir, tmpdir));
+        assert_true(bx_startswith(job->state_dir, bx_test_tmpdir()));
         assert_null(job->project_path);
         bx_job_free(job);
 }
@@ -246,23 +243,17 @@ static int setup(void **state)
 {
         struct bx_error *e = NULL;
 
-        (void)state;
-        if (!mkdtemp(tmpdir) || bx_settings_load(NULL, &settings, &e) < 0)
+        if (bx_test_tmpdir_setup(state) < 0 || bx_settings_load(NULL, &settings, &e) < 0)
                 return -1;
         free(settings->state_dir);
-        settings->state_dir = bx_xstrdup(tmpdir);
+        settings->state_dir = bx_xstrdup(bx_test_tmpdir());
         return 0;
 }
 
 static int teardown(void **state)
 {
-        struct bx_error *e = NULL;
-
-        (void)state;
         bx_settings_free(settings);
-        bx_rm_rf(tmpdir, &e);
-        bx_error_free(e);
-        return 0;
+        return bx_test_tmpdir_teardown(state);
 }
 
 int main(void)

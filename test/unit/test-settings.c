@@ -13,23 +13,14 @@
 
 #include "error.h"
 #include "settings.h"
+#include "testutil.h"
 #include "util.h"
-
-static char tmpdir[] = "/tmp/bx-test-settings-XXXXXX";
-
-static char *write_tmp(const char *name, const char *text, mode_t mode)
-{
-        char *path = bx_xasprintf("%s/%s", tmpdir, name);
-        struct bx_error *e = NULL;
-
-        assert_int_equal(bx_write_file(path, text, strlen(text), mode, &e), 0);
-        return path;
-}
+#include "banned.h"
 
 /* Load `text`; expect failure and a message that contains `want`. */
 static void expect_error(const char *text, const char *want)
 {
-        char *path = write_tmp("bad.toml", text, 0644);
+        char *path = bx_test_write_file("bad.toml", text, 0644);
         struct bx_settings *s = NULL;
         struct bx_error *e = NULL;
 
@@ -92,7 +83,7 @@ static void test_full_file(void **state)
                            "[[registry]]\n"
                            "host = \"docker.io\"\n"
                            "mirrors = [\"harbor.example:8443/dockerhub\"]\n";
-        char *path = write_tmp("full.toml", text, 0644);
+        char *path = bx_test_write_file("full.toml", text, 0644);
         struct bx_settings *s = NULL;
         struct bx_error *e = NULL;
         const struct bx_registry *r;
@@ -165,7 +156,7 @@ static void test_harbor(void **state)
                            "[[registry]]\n"
                            "host = \"r.example\"\n"
                            "projects = [\"team/*\"]\n";
-        char *path = write_tmp("harbor.toml", text, 0644);
+        char *path = bx_test_write_file("harbor.toml", text, 0644);
         struct bx_settings *s = NULL;
         struct bx_error *e = NULL;
         const struct bx_harbor_rule *rule;
@@ -222,11 +213,11 @@ static void test_missing_file(void **state)
 
 static void test_check_files(void **state)
 {
-        char *pw = write_tmp("pw", "secret\n", 0644);
+        char *pw = bx_test_write_file("pw", "secret\n", 0644);
         char *text = bx_xasprintf("[[registry]]\nhost = \"r:1\"\nusername = \"u\"\n"
                                   "password_file = \"%s\"\n",
                                   pw);
-        char *path = write_tmp("files.toml", text, 0644);
+        char *path = bx_test_write_file("files.toml", text, 0644);
         struct bx_settings *s = NULL;
         struct bx_error *e = NULL;
 
@@ -270,22 +261,6 @@ static void test_args(void **state)
         bx_error_free(e);
 }
 
-static int setup(void **state)
-{
-        (void)state;
-        return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-        struct bx_error *e = NULL;
-
-        (void)state;
-        bx_rm_rf(tmpdir, &e);
-        bx_error_free(e);
-        return 0;
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -295,5 +270,5 @@ int main(void)
                 cmocka_unit_test(test_check_files),  cmocka_unit_test(test_args),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, bx_test_tmpdir_setup, bx_test_tmpdir_teardown);
 }
